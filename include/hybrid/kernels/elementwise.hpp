@@ -1,0 +1,187 @@
+#pragma once
+// Elementwise kernels. Each op is a tile function over contiguous arrays of
+// equal length; one driver handles broadcasting by gathering tiles, and runs
+// any chain of tile functions (a fused group) tile by tile, so each input is
+// read once and the output written once while intermediates stay in L1.
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernel_args.hpp"
+
+namespace hybrid::kernels {
+
+/// out[0..n) = f(args[0][0..n), args[1][0..n), ...); `scalar` carries pow's exponent.
+template <class T>
+using TileFn = void (*)(const T* const* args, T* out, int64_t n, double scalar);
+
+template <class T>
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+// The tile functions, one per elementwise op (math in the op table).
+#define HYBRID_UNARY_TILE(NAME, EXPR)                                       \
+  template <class T>                                                        \
+  void NAME(const T* const* in, T* out, int64_t n, double scalar) {         \
+    (void)scalar;                                                           \
+    ConstArrayMap<T> a(in[0], n);                                           \
+    ArrayMap<T>(out, n) = EXPR;                                             \
+  }
+#define HYBRID_BINARY_TILE(NAME, EXPR)                                      \
+  template <class T>                                                        \
+  void NAME(const T* const* in, T* out, int64_t n, double) {                \
+    ConstArrayMap<T> a(in[0], n), b(in[1], n);                              \
+    ArrayMap<T>(out, n) = EXPR;                                             \
+  }
+
+HYBRID_UNARY_TILE(neg_tile, -a)
+HYBRID_UNARY_TILE(exp_tile, a.exp())
+HYBRID_UNARY_TILE(log_tile, a.log())
+HYBRID_UNARY_TILE(sqrt_tile, a.sqrt())
+HYBRID_UNARY_TILE(abs_tile, a.abs())
+HYBRID_UNARY_TILE(tanh_tile, a.tanh())
+HYBRID_UNARY_TILE(sigmoid_tile, T(1) / (T(1) + (-a).exp()))
+HYBRID_UNARY_TILE(relu_tile, a.max(T(0)))
+// log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|).
+HYBRID_UNARY_TILE(softrelu_tile, a.max(T(0)) + (-a.abs()).exp().log1p())
+HYBRID_UNARY_TILE(pow_tile, a.pow(static_cast<T>(scalar)))
+HYBRID_BINARY_TILE(add_tile, a + b)
+HYBRID_BINARY_TILE(sub_tile, a - b)
+HYBRID_BINARY_TILE(mul_tile, a * b)
+HYBRID_BINARY_TILE(div_tile, a / b)
+HYBRID_BINARY_TILE(maximum_tile, a.max(b))
+HYBRID_BINARY_TILE(minimum_tile, a.min(b))
+HYBRID_BINARY_TILE(greater_tile, (a > b).template cast<T>())
+HYBRID_BINARY_TILE(less_tile, (a < b).template cast<T>())
+HYBRID_BINARY_TILE(equal_tile, (a == b).template cast<T>())
+#undef HYBRID_UNARY_TILE
+#undef HYBRID_BINARY_TILE
+
+template <class T>
+void where_tile(const T* const* in, T* out, int64_t n, double) {
+  ConstArrayMap<T> c(in[0], n), a(in[1], n), b(in[2], n);
+  ArrayMap<T>(out, n) = (c != T(0)).select(a, b);
+}
+
+/// One step of an elementwise program: out_slot = fn(slots[arg[0..arity)]).
+template <class T>
+struct TileStep {
+  TileFn<T> fn;
+  int arity;
+  int arg[3];
+  double scalar;
+};
+
+/// Limits of one program: slots are inputs followed by step results.
+inline constexpr int kMaxProgramSlots = 32;
+inline constexpr int64_t kTile = 512;
+
+namespace detail {
+
+/// How one input is read for the output's index space.
+template <class T>
+struct InputView {
+  enum Mode { kFull, kScalar, kGather } mode;
+  const T* data;
+  int64_t stride[Shape::kMaxDims];  // per output dim; 0 where broadcast
+};
+
+template <class T>
+InputView<T> make_view(const T* data, const Shape& in, const Shape& out) {
+  InputView<T> v{};
+  v.data = data;
+  const int64_t n = numel(in);
+  if (n == 1) {
+    v.mode = InputView<T>::kScalar;
+    return v;
+  }
+  const int off = out.size() - in.size();
+  bool same = n == numel(out);
+  int64_t acc = 1;
+  for (int d = out.size() - 1; d >= 0; --d) {
+    const int id = d - off;
+    const int64_t ext = id >= 0 ? in[id] : 1;
+    v.stride[d] = ext == 1 ? 0 : acc;
+    if (ext != out[d]) same = false;
+    acc *= ext;
+  }
+  v.mode = same ? InputView<T>::kFull : InputView<T>::kGather;
+  return v;
+}
+
+/// Copies elements [start, start + n) of the broadcast input into dst.
+template <class T>
+void gather(const InputView<T>& v, const Shape& out, int64_t start, int64_t n, T* dst) {
+  const int nd = out.size();
+  int64_t idx[Shape::kMaxDims];
+  int64_t rem = start, src = 0;
+  for (int d = nd - 1; d >= 0; --d) {
+    idx[d] = rem % out[d];
+    rem /= out[d];
+    src += idx[d] * v.stride[d];
+  }
+  const int64_t last = out[nd - 1], last_stride = v.stride[nd - 1];
+  while (n > 0) {
+    const int64_t run = std::min(n, last - idx[nd - 1]);
+    if (last_stride == 0)
+      std::fill(dst, dst + run, v.data[src]);
+    else
+      std::memcpy(dst, v.data + src, sizeof(T) * static_cast<size_t>(run));
+    dst += run;
+    n -= run;
+    // Advance the index by `run` along the last dim, carrying into the others.
+    src += run * last_stride;
+    idx[nd - 1] += run;
+    for (int d = nd - 1; d > 0 && idx[d] == out[d]; --d) {
+      src -= idx[d] * v.stride[d];
+      idx[d] = 0;
+      ++idx[d - 1];
+      src += v.stride[d - 1];
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Runs `steps` over the output: slot i < n_in is input i (broadcast to
+/// out_shape), slot n_in + s is the result of step s; the last step's result
+/// is the output. Allocates nothing: tiles live on the stack.
+template <class T>
+void run_tiles(const TileStep<T>* steps, int n_steps, const T* const* in, const Shape* in_shape,
+               int n_in, T* out, const Shape& out_shape) {
+  const int64_t total = numel(out_shape);
+  if (total == 0 || n_steps == 0) return;
+  alignas(64) T buf[kMaxProgramSlots][kTile];
+  detail::InputView<T> views[kMaxProgramSlots];
+  const T* slot[kMaxProgramSlots];
+  for (int i = 0; i < n_in; ++i) {
+    views[i] = detail::make_view(in[i], in_shape[i], out_shape);
+    if (views[i].mode == detail::InputView<T>::kScalar) {
+      std::fill(buf[i], buf[i] + kTile, in[i][0]);
+      slot[i] = buf[i];
+    }
+  }
+  for (int64_t start = 0; start < total; start += kTile) {
+    const int64_t n = std::min(kTile, total - start);
+    for (int i = 0; i < n_in; ++i) {
+      if (views[i].mode == detail::InputView<T>::kFull) {
+        slot[i] = in[i] + start;
+      } else if (views[i].mode == detail::InputView<T>::kGather) {
+        detail::gather(views[i], out_shape, start, n, buf[i]);
+        slot[i] = buf[i];
+      }
+    }
+    for (int s = 0; s < n_steps; ++s) {
+      const TileStep<T>& st = steps[s];
+      const T* args[3];
+      for (int a = 0; a < st.arity; ++a) args[a] = slot[st.arg[a]];
+      T* dst = s + 1 == n_steps ? out + start : buf[n_in + s];
+      st.fn(args, dst, n, st.scalar);
+      slot[n_in + s] = dst;
+    }
+  }
+}
+
+}  // namespace hybrid::kernels

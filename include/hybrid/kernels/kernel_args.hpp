@@ -1,0 +1,24 @@
+#pragma once
+// The calling convention shared by every kernel: raw pointers and shapes, so
+// the same kernel runs eager tensors and the executor's arena buffers.
+#include "../core/shape.hpp"
+#include "../ops/attrs.hpp"
+#include "../ops/op_code.hpp"
+
+namespace hybrid {
+
+template <class T>
+struct KernelArgs {
+  OpCode op;
+  const T* const* in;      // n_in input buffers, contiguous row-major
+  const Shape* in_shape;   // their shapes
+  int n_in;
+  T* out;                  // output buffer of numel(out_shape) elements
+  const Shape& out_shape;
+  const Attrs& attrs;
+};
+
+template <class T>
+using KernelFn = void (*)(const KernelArgs<T>&);
+
+}  // namespace hybrid

@@ -1,0 +1,99 @@
+#pragma once
+// Data movement: reshape (a copy), transpose (any permutation), concat, slice.
+#include <algorithm>
+#include <cstring>
+
+#include "kernel_args.hpp"
+
+namespace hybrid::kernels {
+
+template <class T>
+void copy_kernel(const KernelArgs<T>& k) {
+  const int64_t n = numel(k.out_shape);
+  if (n && k.out != k.in[0]) std::memcpy(k.out, k.in[0], sizeof(T) * static_cast<size_t>(n));
+}
+
+/// The permutation an op applies: attrs.perm, or all axes reversed when empty.
+inline Shape resolved_perm(const Attrs& a, int ndim) {
+  if (!a.perm.empty()) return a.perm;
+  Shape p;
+  for (int i = ndim - 1; i >= 0; --i) p.push_back(i);
+  return p;
+}
+
+template <class T>
+void transpose_kernel(const KernelArgs<T>& k) {
+  const Shape& in = k.in_shape[0];
+  const Shape& out = k.out_shape;
+  const int nd = in.size();
+  const int64_t total = numel(out);
+  if (total == 0) return;
+  if (nd <= 1) {
+    std::memcpy(k.out, k.in[0], sizeof(T) * static_cast<size_t>(total));
+    return;
+  }
+  const Shape perm = resolved_perm(k.attrs, nd);
+  const Shape in_strides = contiguous_strides(in);
+  int64_t src_stride[Shape::kMaxDims];  // input stride of each output dim
+  for (int d = 0; d < nd; ++d) src_stride[d] = in_strides[static_cast<int>(perm[d])];
+  int64_t idx[Shape::kMaxDims] = {};
+  int64_t src = 0;
+  const int64_t inner = out[nd - 1], inner_stride = src_stride[nd - 1];
+  for (int64_t o = 0; o < total; o += inner) {
+    T* dst = k.out + o;
+    const T* s = k.in[0] + src;
+    for (int64_t i = 0; i < inner; ++i) dst[i] = s[i * inner_stride];
+    for (int d = nd - 2; d >= 0; --d) {
+      src += src_stride[d];
+      if (++idx[d] < out[d]) break;
+      src -= idx[d] * src_stride[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/// Splits a shape around `axis` into (outer, extent, inner) element counts.
+inline void split_at_axis(const Shape& s, int axis, int64_t& outer, int64_t& inner) {
+  outer = 1;
+  inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= s[d];
+  for (int d = axis + 1; d < s.size(); ++d) inner *= s[d];
+}
+
+template <class T>
+void concat_kernel(const KernelArgs<T>& k) {
+  const int axis = static_cast<int>(k.attrs.axis);
+  int64_t outer, inner;
+  split_at_axis(k.out_shape, axis, outer, inner);
+  const int64_t out_row = k.out_shape[axis] * inner;
+  int64_t col = 0;
+  for (int i = 0; i < k.n_in; ++i) {
+    const int64_t row = k.in_shape[i][axis] * inner;
+    for (int64_t o = 0; o < outer; ++o)
+      std::copy(k.in[i] + o * row, k.in[i] + (o + 1) * row, k.out + o * out_row + col);
+    col += row;
+  }
+}
+
+/// Python-style bounds: negative counts from the end, clamped into [0, extent].
+inline void slice_bounds(int64_t begin, int64_t end, int64_t extent, int64_t& b, int64_t& e) {
+  b = begin < 0 ? begin + extent : begin;
+  e = end < 0 ? end + extent : end;
+  b = std::clamp<int64_t>(b, 0, extent);
+  e = std::clamp<int64_t>(e, b, extent);
+}
+
+template <class T>
+void slice_kernel(const KernelArgs<T>& k) {
+  const Shape& in = k.in_shape[0];
+  const int axis = static_cast<int>(k.attrs.axis);
+  int64_t outer, inner, b, e;
+  split_at_axis(in, axis, outer, inner);
+  slice_bounds(k.attrs.begin, k.attrs.end, in[axis], b, e);
+  const int64_t in_row = in[axis] * inner, out_row = (e - b) * inner;
+  for (int64_t o = 0; o < outer; ++o)
+    std::copy(k.in[0] + o * in_row + b * inner, k.in[0] + o * in_row + e * inner,
+              k.out + o * out_row);
+}
+
+}  // namespace hybrid::kernels

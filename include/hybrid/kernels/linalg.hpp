@@ -1,0 +1,90 @@
+#pragma once
+// Matrix products on Eigen maps: matmul (batched, broadcasting leading dims)
+// and fully_connected (x·Wᵀ + b, then an optional activation applied to each
+// block of output rows while it is still in cache).
+#include <Eigen/Core>
+#include <algorithm>
+
+#include "elementwise.hpp"
+
+namespace hybrid::kernels {
+
+template <class T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using RowVector = Eigen::Matrix<T, 1, Eigen::Dynamic>;
+
+/// The tile function of an elementwise op (defined with the op table).
+template <class T>
+TileFn<T> tile_fn_of(OpCode op);
+
+template <class T>
+void matmul_kernel(const KernelArgs<T>& k) {
+  const Shape &a = k.in_shape[0], &b = k.in_shape[1], &o = k.out_shape;
+  const int64_t m = a[a.size() - 2], kk = a.back(), n = b.back();
+  const int batch_dims = o.size() - 2;
+  // Strides of each operand's matrices over the broadcast batch index.
+  int64_t sa[Shape::kMaxDims], sb[Shape::kMaxDims];
+  int64_t acc_a = m * kk, acc_b = kk * n;
+  for (int d = batch_dims - 1; d >= 0; --d) {
+    const int ia = d - (batch_dims - (a.size() - 2)), ib = d - (batch_dims - (b.size() - 2));
+    const int64_t ea = ia >= 0 ? a[ia] : 1, eb = ib >= 0 ? b[ib] : 1;
+    sa[d] = ea == 1 ? 0 : acc_a;
+    sb[d] = eb == 1 ? 0 : acc_b;
+    acc_a *= ea;
+    acc_b *= eb;
+  }
+  int64_t batches = 1;
+  for (int d = 0; d < batch_dims; ++d) batches *= o[d];
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    int64_t rem = bi, oa = 0, ob = 0;
+    for (int d = batch_dims - 1; d >= 0; --d) {
+      const int64_t i = rem % o[d];
+      rem /= o[d];
+      oa += i * sa[d];
+      ob += i * sb[d];
+    }
+    Eigen::Map<const RowMatrix<T>> A(k.in[0] + oa, m, kk), B(k.in[1] + ob, kk, n);
+    Eigen::Map<RowMatrix<T>> C(k.out + bi * m * n, m, n);
+    if (kk == 0)
+      C.setZero();
+    else
+      C.noalias() = A * B;
+  }
+}
+
+/// Rows of x·Wᵀ computed per block, so that bias and activation touch each
+/// block while it is in L2.
+template <class T>
+void fully_connected_kernel(const KernelArgs<T>& k) {
+  const Shape& w = k.in_shape[1];
+  const int64_t units = w[0], in_units = w[1];
+  const int64_t rows = in_units == 0 ? numel(k.in_shape[0]) : numel(k.in_shape[0]) / in_units;
+  Eigen::Map<const RowMatrix<T>> W(k.in[1], units, in_units);
+  const T* bias = k.attrs.no_bias ? nullptr : k.in[2];
+  const TileFn<T> act = k.attrs.activation >= 0 ? tile_fn_of<T>(static_cast<OpCode>(k.attrs.activation)) : nullptr;
+  const int64_t block = std::max<int64_t>(8, 16384 / std::max<int64_t>(units, 1));
+  for (int64_t r0 = 0; r0 < rows; r0 += block) {
+    const int64_t nr = std::min(block, rows - r0);
+    T* y = k.out + r0 * units;
+    if (in_units == 0) {
+      std::fill(y, y + nr * units, T(0));
+    } else if (nr == 1) {  // a matrix-vector product: Eigen's GEMV path
+      Eigen::Map<const RowVector<T>> X(k.in[0] + r0 * in_units, in_units);
+      Eigen::Map<RowVector<T>>(y, units).noalias() = X * W.transpose();
+    } else {
+      Eigen::Map<const RowMatrix<T>> X(k.in[0] + r0 * in_units, nr, in_units);
+      Eigen::Map<RowMatrix<T>>(y, nr, units).noalias() = X * W.transpose();
+    }
+    if (bias) {
+      Eigen::Map<RowMatrix<T>> Y(y, nr, units);
+      Y.rowwise() += Eigen::Map<const RowVector<T>>(bias, units);
+    }
+    if (act) {
+      const T* args[1] = {y};
+      act(args, y, nr * units, 0.0);
+    }
+  }
+}
+
+}  // namespace hybrid::kernels

@@ -1,0 +1,216 @@
+#pragma once
+// The tensor operations users call. Each is one line over ops::apply; the
+// math of every op is in the op table.
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "../core/creation.hpp"
+#include "dispatch.hpp"
+
+namespace hybrid {
+
+namespace detail {
+template <class T>
+using Scalar = typename TensorT<T>::value_type;  // non-deduced: `x + 1` converts 1 to T
+
+template <class T>
+TensorT<T> scalar_tensor(T v) { return full<T>(Shape{}, v); }
+
+template <class T>
+TensorT<T> unary(OpCode op, const TensorT<T>& a, Attrs attrs = {}) {
+  return ops::apply<T>(op, {&a}, std::move(attrs));
+}
+template <class T>
+TensorT<T> binary(OpCode op, const TensorT<T>& a, const TensorT<T>& b) {
+  return ops::apply<T>(op, {&a, &b});
+}
+template <class T>
+Attrs axis_attrs(int64_t axis, bool keepdims = false) {
+  Attrs at;
+  at.axis = axis;
+  at.keepdims = keepdims;
+  return at;
+}
+}  // namespace detail
+
+// Elementwise, unary.
+template <class T> TensorT<T> operator-(const TensorT<T>& a) { return detail::unary(OpCode::neg, a); }
+template <class T> TensorT<T> exp(const TensorT<T>& a) { return detail::unary(OpCode::exp, a); }
+template <class T> TensorT<T> log(const TensorT<T>& a) { return detail::unary(OpCode::log, a); }
+template <class T> TensorT<T> sqrt(const TensorT<T>& a) { return detail::unary(OpCode::sqrt, a); }
+template <class T> TensorT<T> abs(const TensorT<T>& a) { return detail::unary(OpCode::abs, a); }
+template <class T> TensorT<T> tanh(const TensorT<T>& a) { return detail::unary(OpCode::tanh, a); }
+template <class T> TensorT<T> sigmoid(const TensorT<T>& a) { return detail::unary(OpCode::sigmoid, a); }
+template <class T> TensorT<T> relu(const TensorT<T>& a) { return detail::unary(OpCode::relu, a); }
+template <class T> TensorT<T> softrelu(const TensorT<T>& a) { return detail::unary(OpCode::softrelu, a); }
+template <class T>
+TensorT<T> pow(const TensorT<T>& a, detail::Scalar<T> exponent) {
+  Attrs at;
+  at.scalar = exponent;
+  return detail::unary(OpCode::pow_scalar, a, at);
+}
+
+// Elementwise, binary: tensor ∘ tensor, tensor ∘ scalar, scalar ∘ tensor.
+#define HYBRID_BINARY(FN, CODE)                                                              \
+  template <class T>                                                                         \
+  TensorT<T> FN(const TensorT<T>& a, const TensorT<T>& b) {                                  \
+    return detail::binary(OpCode::CODE, a, b);                                               \
+  }                                                                                          \
+  template <class T>                                                                         \
+  TensorT<T> FN(const TensorT<T>& a, detail::Scalar<T> b) {                                  \
+    return detail::binary(OpCode::CODE, a, detail::scalar_tensor<T>(b));                     \
+  }                                                                                          \
+  template <class T>                                                                         \
+  TensorT<T> FN(detail::Scalar<T> a, const TensorT<T>& b) {                                  \
+    return detail::binary(OpCode::CODE, detail::scalar_tensor<T>(a), b);                     \
+  }
+HYBRID_BINARY(operator+, add)
+HYBRID_BINARY(operator-, sub)
+HYBRID_BINARY(operator*, mul)
+HYBRID_BINARY(operator/, div)
+HYBRID_BINARY(maximum, maximum)
+HYBRID_BINARY(minimum, minimum)
+HYBRID_BINARY(greater, greater)
+HYBRID_BINARY(less, less)
+HYBRID_BINARY(equal, equal)
+#undef HYBRID_BINARY
+
+/// Picks a where cond is nonzero, b elsewhere (all three broadcast).
+template <class T>
+TensorT<T> where(const TensorT<T>& cond, const TensorT<T>& a, const TensorT<T>& b) {
+  return ops::apply<T>(OpCode::where, {&cond, &a, &b});
+}
+
+// In-place updates: eager tensors write into their storage (every handle
+// sees it); symbols rebind to the new graph value.
+namespace detail {
+template <class T>
+TensorT<T>& update(TensorT<T>& self, OpCode op, const TensorT<T>& o) {
+  if (self.is_traced() || o.is_traced()) {
+    self = binary(op, self, o);
+    return self;
+  }
+  const Shape out = broadcast_shapes(self.shape(), o.shape(), op_def(op).name);
+  if (out != self.shape())
+    throw ShapeError(std::string(op_def(op).name) + " (in place): result shape " + to_string(out) +
+                     " differs from the updated tensor's shape " + to_string(self.shape()));
+  const T* ptrs[2] = {self.data(), o.data()};
+  const Shape shapes[2] = {self.shape(), o.shape()};
+  Attrs attrs;
+  op_def(op).kernel<T>()(KernelArgs<T>{op, ptrs, shapes, 2, self.data(), out, attrs});
+  return self;
+}
+}  // namespace detail
+
+template <class T> TensorT<T>& TensorT<T>::operator+=(const TensorT<T>& o) { return detail::update(*this, OpCode::add, o); }
+template <class T> TensorT<T>& TensorT<T>::operator-=(const TensorT<T>& o) { return detail::update(*this, OpCode::sub, o); }
+template <class T> TensorT<T>& TensorT<T>::operator*=(const TensorT<T>& o) { return detail::update(*this, OpCode::mul, o); }
+template <class T> TensorT<T>& TensorT<T>::operator/=(const TensorT<T>& o) { return detail::update(*this, OpCode::div, o); }
+template <class T> TensorT<T>& TensorT<T>::operator+=(T s) { return *this += detail::scalar_tensor<T>(s); }
+template <class T> TensorT<T>& TensorT<T>::operator-=(T s) { return *this -= detail::scalar_tensor<T>(s); }
+template <class T> TensorT<T>& TensorT<T>::operator*=(T s) { return *this *= detail::scalar_tensor<T>(s); }
+template <class T> TensorT<T>& TensorT<T>::operator/=(T s) { return *this /= detail::scalar_tensor<T>(s); }
+
+// Linear algebra.
+template <class T>
+TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) { return detail::binary(OpCode::matmul, a, b); }
+
+/// act(x · weightᵀ + bias), weight of shape (units, in_units); `bias` may be
+/// undefined. `flatten` folds all but the first axis of x into features.
+template <class T>
+TensorT<T> fully_connected(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias,
+                           bool flatten = true, OpCode activation = OpCode::count) {
+  Attrs at;
+  at.flatten = flatten;
+  at.no_bias = !bias.defined();
+  if (activation != OpCode::count) {
+    if (!has_trait(activation, kActivation))
+      throw Error(std::string("fully_connected: ") + op_def(activation).name + " is not an activation");
+    at.activation = static_cast<int>(activation);
+  }
+  if (at.no_bias) return ops::apply<T>(OpCode::fully_connected, {&x, &weight}, at);
+  return ops::apply<T>(OpCode::fully_connected, {&x, &weight, &bias}, at);
+}
+
+// Layout.
+template <class T>
+TensorT<T> transpose(const TensorT<T>& t) { return detail::unary(OpCode::transpose, t); }
+
+template <class T>
+TensorT<T> transpose(const TensorT<T>& t, const Shape& perm) {
+  Attrs at;
+  at.perm = perm;
+  for (int i = 0; i < at.perm.size(); ++i)  // negative axes count from the end
+    if (at.perm[i] < 0) at.perm[i] += t.ndim();
+  return detail::unary(OpCode::transpose, t, at);
+}
+
+/// Same elements in a new shape (one -1 is inferred). Eager: shares storage.
+template <class T>
+TensorT<T> reshape(const TensorT<T>& t, const Shape& shape) {
+  Attrs at;
+  at.shape = shape;
+  if (t.is_traced() || !t.defined()) return detail::unary(OpCode::reshape, t, at);
+  const Shape in = t.shape();
+  return hybrid::detail::TensorAccess::view(t, infer_shape(OpCode::reshape, &in, 1, at));
+}
+
+template <class T>
+TensorT<T> concat(const std::vector<TensorT<T>>& ts, int64_t axis = 0) {
+  std::vector<const TensorT<T>*> ptrs;
+  for (const auto& t : ts) ptrs.push_back(&t);
+  return ops::apply<T>(OpCode::concat, ptrs.data(), static_cast<int>(ptrs.size()), detail::axis_attrs<T>(axis));
+}
+
+/// Elements [begin, end) along `axis`; negative bounds count from the end.
+template <class T>
+TensorT<T> slice(const TensorT<T>& t, int64_t axis, int64_t begin, int64_t end) {
+  Attrs at = detail::axis_attrs<T>(axis);
+  at.begin = begin;
+  at.end = end;
+  return detail::unary(OpCode::slice, t, at);
+}
+
+// Reductions.
+template <class T> TensorT<T> sum(const TensorT<T>& t) { return detail::unary(OpCode::sum, t, detail::axis_attrs<T>(kAllAxes)); }
+template <class T> TensorT<T> mean(const TensorT<T>& t) { return detail::unary(OpCode::mean, t, detail::axis_attrs<T>(kAllAxes)); }
+template <class T> TensorT<T> max(const TensorT<T>& t) { return detail::unary(OpCode::max, t, detail::axis_attrs<T>(kAllAxes)); }
+template <class T>
+TensorT<T> sum(const TensorT<T>& t, int64_t axis, bool keepdims = false) {
+  return detail::unary(OpCode::sum, t, detail::axis_attrs<T>(axis, keepdims));
+}
+template <class T>
+TensorT<T> mean(const TensorT<T>& t, int64_t axis, bool keepdims = false) {
+  return detail::unary(OpCode::mean, t, detail::axis_attrs<T>(axis, keepdims));
+}
+template <class T>
+TensorT<T> max(const TensorT<T>& t, int64_t axis, bool keepdims = false) {
+  return detail::unary(OpCode::max, t, detail::axis_attrs<T>(axis, keepdims));
+}
+template <class T>
+TensorT<T> softmax(const TensorT<T>& t, int64_t axis = -1) {
+  return detail::unary(OpCode::softmax, t, detail::axis_attrs<T>(axis));
+}
+template <class T>
+TensorT<T> log_softmax(const TensorT<T>& t, int64_t axis = -1) {
+  return detail::unary(OpCode::log_softmax, t, detail::axis_attrs<T>(axis));
+}
+
+/// |a - b| <= atol + rtol·|b| everywhere (shapes broadcast); NaN equals nothing.
+template <class T>
+bool allclose(const TensorT<T>& a, const TensorT<T>& b, double rtol = 1e-5, double atol = 1e-8) {
+  const Shape out = broadcast_shapes(a.shape(), b.shape(), "allclose");
+  const TensorT<T> da = a.shape() == out ? a : a + zeros<T>(out);
+  const TensorT<T> db = b.shape() == out ? b : b + zeros<T>(out);
+  const T* x = da.data();
+  const T* y = db.data();
+  for (int64_t i = 0; i < numel(out); ++i) {
+    const double d = std::abs(static_cast<double>(x[i]) - static_cast<double>(y[i]));
+    if (!(d <= atol + rtol * std::abs(static_cast<double>(y[i]))))
+      if (!(std::isinf(x[i]) && x[i] == y[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace hybrid

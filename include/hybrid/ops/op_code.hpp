@@ -1,0 +1,42 @@
+#pragma once
+// OpCode: every operation the library knows, and its traits. The op table
+// (op_table.hpp) holds one entry per code, in this order.
+#include <cstdint>
+
+namespace hybrid {
+
+enum class OpCode : uint8_t {
+  // Sources: no inputs, no kernel.
+  variable,   // a graph input or parameter, bound at run time
+  constant,   // a value captured at trace time
+  // Elementwise, unary.
+  neg, exp, log, sqrt, abs, tanh, sigmoid, relu, softrelu, pow_scalar,
+  // Elementwise, binary (NumPy broadcasting).
+  add, sub, mul, div, maximum, minimum, greater, less, equal,
+  // Elementwise, ternary.
+  where,
+  // A group of elementwise ops run as one kernel (made by the fusion pass).
+  fused_elementwise,
+  // Linear algebra.
+  matmul, fully_connected,
+  // Layout.
+  reshape, transpose, concat, slice,
+  // Reductions and normalisations.
+  sum, mean, max, softmax, log_softmax,
+  count
+};
+
+inline constexpr int kOpCount = static_cast<int>(OpCode::count);
+
+/// Traits are data that passes query instead of keeping their own lists of ops.
+enum OpTrait : uint32_t {
+  kSource = 1u << 0,       // variable / constant
+  kElementwise = 1u << 1,  // output[i] depends on input[i] only (after broadcasting)
+  kCommutative = 1u << 2,  // f(a, b) == f(b, a)
+  kReduce = 1u << 3,       // reduces along axes
+  kLayout = 1u << 4,       // moves data without arithmetic
+  kInternal = 1u << 5,     // produced by passes; never in a graph file
+  kActivation = 1u << 6,   // may run as a fully_connected epilogue
+};
+
+}  // namespace hybrid

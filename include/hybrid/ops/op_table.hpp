@@ -1,0 +1,175 @@
+#pragma once
+// The op table: the single definition of every op. Eager dispatch, tracing,
+// shape inference, the passes, the executor and the graph file all read it.
+#include <array>
+#include <cstring>
+#include <string>
+
+#include "../kernels/linalg.hpp"
+#include "../kernels/reduce.hpp"
+#include "fused_program.hpp"
+#include "shape_rules.hpp"
+
+namespace hybrid {
+
+namespace kernels {
+template <class T>
+void elementwise_kernel(const KernelArgs<T>& k);
+template <class T>
+void fused_kernel(const KernelArgs<T>& k);
+}  // namespace kernels
+
+struct OpDef {
+  OpCode code;
+  const char* name;    // the name in graph files and graph_ops()
+  int arity;           // number of inputs; -1: variadic
+  uint32_t traits;     // OpTrait flags
+  uint32_t attrs;      // AttrField flags: the Attrs fields this op reads
+  shape_rules::Rule infer;
+  KernelFn<float> kernel_f32;
+  KernelFn<double> kernel_f64;
+  kernels::TileFn<float> tile_f32;   // elementwise ops only
+  kernels::TileFn<double> tile_f64;
+  const char* math;    // one line: what it computes
+
+  template <class T>
+  KernelFn<T> kernel() const {
+    if constexpr (std::is_same_v<T, float>) return kernel_f32;
+    else return kernel_f64;
+  }
+  template <class T>
+  kernels::TileFn<T> tile() const {
+    if constexpr (std::is_same_v<T, float>) return tile_f32;
+    else return tile_f64;
+  }
+};
+
+namespace op_table_detail {
+using namespace kernels;
+namespace sr = shape_rules;
+constexpr uint32_t EW = kElementwise;
+
+#define HYBRID_K(fn) &fn<float>, &fn<double>
+#define HYBRID_EW(code, name, arity, traits, tile, math)                                 \
+  OpDef{OpCode::code, name, arity, EW | (traits), (OpCode::code == OpCode::pow_scalar ? kAttrScalar : 0u), \
+        &sr::broadcast, HYBRID_K(elementwise_kernel), HYBRID_K(tile), math}
+#define HYBRID_OP(code, name, arity, traits, attrs, rule, kernel, math) \
+  OpDef{OpCode::code, name, arity, traits, attrs, &sr::rule, HYBRID_K(kernel), nullptr, nullptr, math}
+
+template <class T> void no_kernel(const KernelArgs<T>&) {}
+template <class T> void sum_kernel(const KernelArgs<T>& k) { reduce_kernel<T, Reduction::sum>(k); }
+template <class T> void mean_kernel(const KernelArgs<T>& k) { reduce_kernel<T, Reduction::mean>(k); }
+template <class T> void max_kernel(const KernelArgs<T>& k) { reduce_kernel<T, Reduction::max>(k); }
+template <class T> void softmax_k(const KernelArgs<T>& k) { softmax_kernel<T, false>(k); }
+template <class T> void log_softmax_k(const KernelArgs<T>& k) { softmax_kernel<T, true>(k); }
+
+constexpr uint32_t kReduceAttrs = kAttrAxis | kAttrKeepdims;
+
+inline constexpr std::array<OpDef, kOpCount> kTable = {{
+    HYBRID_OP(variable, "null", 0, kSource, 0, none, no_kernel, "a graph input or a parameter, bound at run time"),
+    HYBRID_OP(constant, "constant", 0, kSource, 0, none, no_kernel, "a value fixed at trace time"),
+    HYBRID_EW(neg, "negative", 1, 0, neg_tile, "y = -x"),
+    HYBRID_EW(exp, "exp", 1, 0, exp_tile, "y = e^x"),
+    HYBRID_EW(log, "log", 1, 0, log_tile, "y = ln x"),
+    HYBRID_EW(sqrt, "sqrt", 1, 0, sqrt_tile, "y = √x"),
+    HYBRID_EW(abs, "abs", 1, 0, abs_tile, "y = |x|"),
+    HYBRID_EW(tanh, "tanh", 1, kActivation, tanh_tile, "y = tanh x"),
+    HYBRID_EW(sigmoid, "sigmoid", 1, kActivation, sigmoid_tile, "y = 1 / (1 + e^-x)"),
+    HYBRID_EW(relu, "relu", 1, kActivation, relu_tile, "y = max(x, 0)"),
+    HYBRID_EW(softrelu, "softrelu", 1, kActivation, softrelu_tile, "y = ln(1 + e^x)"),
+    HYBRID_EW(pow_scalar, "power_scalar", 1, 0, pow_tile, "y = x^scalar"),
+    HYBRID_EW(add, "add", 2, kCommutative, add_tile, "y = a + b"),
+    HYBRID_EW(sub, "subtract", 2, 0, sub_tile, "y = a - b"),
+    HYBRID_EW(mul, "multiply", 2, kCommutative, mul_tile, "y = a * b"),
+    HYBRID_EW(div, "divide", 2, 0, div_tile, "y = a / b"),
+    HYBRID_EW(maximum, "maximum", 2, kCommutative, maximum_tile, "y = max(a, b)"),
+    HYBRID_EW(minimum, "minimum", 2, kCommutative, minimum_tile, "y = min(a, b)"),
+    HYBRID_EW(greater, "greater", 2, 0, greater_tile, "y = a > b ? 1 : 0"),
+    HYBRID_EW(less, "less", 2, 0, less_tile, "y = a < b ? 1 : 0"),
+    HYBRID_EW(equal, "equal", 2, kCommutative, equal_tile, "y = a == b ? 1 : 0"),
+    HYBRID_EW(where, "where", 3, 0, where_tile, "y = cond != 0 ? a : b"),
+    HYBRID_OP(fused_elementwise, "fused_elementwise", -1, kElementwise | kInternal, 0, broadcast, fused_kernel,
+              "a chain of elementwise ops run tile by tile"),
+    HYBRID_OP(matmul, "matmul", 2, 0, 0, matmul, matmul_kernel,
+              "y[..., i, j] = Σ_k a[..., i, k] b[..., k, j], leading dims broadcast"),
+    HYBRID_OP(fully_connected, "fully_connected", -1, 0, kAttrFlatten | kAttrNoBias | kAttrActivation,
+              fully_connected, fully_connected_kernel, "y = act(x · Wᵀ + b)"),
+    HYBRID_OP(reshape, "reshape", 1, kLayout, kAttrShape, reshape, copy_kernel, "same elements, new shape"),
+    HYBRID_OP(transpose, "transpose", 1, kLayout, kAttrPerm, transpose, transpose_kernel,
+              "y[i_perm[0], ...] = x[i_0, ...]"),
+    HYBRID_OP(concat, "concat", -1, kLayout, kAttrAxis, concat, concat_kernel, "inputs joined along axis"),
+    HYBRID_OP(slice, "slice", 1, kLayout, kAttrAxis | kAttrBegin | kAttrEnd, slice, slice_kernel,
+              "x[..., begin:end, ...] along axis"),
+    HYBRID_OP(sum, "sum", 1, kReduce, kReduceAttrs, reduce, sum_kernel, "y = Σ x along axis"),
+    HYBRID_OP(mean, "mean", 1, kReduce, kReduceAttrs, reduce, mean_kernel, "y = Σ x / n along axis"),
+    HYBRID_OP(max, "max", 1, kReduce, kReduceAttrs, reduce, max_kernel, "y = max x along axis"),
+    HYBRID_OP(softmax, "softmax", 1, 0, kAttrAxis, axis_preserving, softmax_k, "y = e^x / Σ e^x along axis"),
+    HYBRID_OP(log_softmax, "log_softmax", 1, 0, kAttrAxis, axis_preserving, log_softmax_k,
+              "y = x - ln Σ e^x along axis"),
+}};
+#undef HYBRID_K
+#undef HYBRID_EW
+#undef HYBRID_OP
+
+constexpr bool table_in_enum_order() {
+  for (int i = 0; i < kOpCount; ++i)
+    if (static_cast<int>(kTable[i].code) != i) return false;
+  return true;
+}
+static_assert(table_in_enum_order(), "op table entries must follow the OpCode order");
+}  // namespace op_table_detail
+
+inline const OpDef& op_def(OpCode op) { return op_table_detail::kTable[static_cast<int>(op)]; }
+inline bool has_trait(OpCode op, uint32_t trait) { return (op_def(op).traits & trait) != 0; }
+
+/// The op whose graph-file name is `name`, or false.
+inline bool op_from_name(const std::string& name, OpCode& out) {
+  for (const OpDef& d : op_table_detail::kTable)
+    if (name == d.name) {
+      out = d.code;
+      return true;
+    }
+  return false;
+}
+
+/// Infers the output shape, validating inputs, and normalises negative axes
+/// in `attrs` so kernels see axes in [0, ndim).
+inline Shape infer_shape(OpCode op, const Shape* in, int n, Attrs& attrs) {
+  const OpDef& d = op_def(op);
+  if (d.arity >= 0 && n != d.arity)
+    throw ShapeError(std::string(d.name) + ": expects " + std::to_string(d.arity) + " inputs, got " +
+                     std::to_string(n));
+  Shape out = d.infer(d.name, in, n, attrs);
+  if ((d.attrs & kAttrAxis) && attrs.axis != kAllAxes && n > 0)
+    attrs.axis = normalize_axis(attrs.axis, in[0].size(), d.name);
+  checked_numel(out, d.name);
+  return out;
+}
+
+namespace kernels {
+
+template <class T>
+TileFn<T> tile_fn_of(OpCode op) {
+  return op_def(op).tile<T>();
+}
+
+template <class T>
+void elementwise_kernel(const KernelArgs<T>& k) {
+  TileStep<T> step{tile_fn_of<T>(k.op), k.n_in, {0, 1, 2}, k.attrs.scalar};
+  run_tiles(&step, 1, k.in, k.in_shape, k.n_in, k.out, k.out_shape);
+}
+
+template <class T>
+void fused_kernel(const KernelArgs<T>& k) {
+  const FusedProgram& p = *k.attrs.program;
+  TileStep<T> steps[kMaxProgramSlots];
+  const int n = static_cast<int>(p.steps.size());
+  for (int s = 0; s < n; ++s) {
+    const FusedStep& f = p.steps[s];
+    steps[s] = TileStep<T>{tile_fn_of<T>(f.op), f.arity, {f.arg[0], f.arg[1], f.arg[2]}, f.scalar};
+  }
+  run_tiles(steps, n, k.in, k.in_shape, k.n_in, k.out, k.out_shape);
+}
+
+}  // namespace kernels
+}  // namespace hybrid
