@@ -1,0 +1,54 @@
+#pragma once
+// The pass pipeline, in order, in one place. Each pass maps a graph to a
+// graph; options switch them off one by one; the verifier runs between passes
+// in debug builds.
+#include "../graph/verify.hpp"
+#include "common_subexpressions.hpp"
+#include "dead_code.hpp"
+#include "fold_constants.hpp"
+#include "fuse_dense.hpp"
+#include "fuse_elementwise.hpp"
+#include "simplify.hpp"
+
+namespace hybrid {
+
+/// Which optimizations hybridize() applies (all on by default).
+struct HybridizeOptions {
+  bool fold_constants = true;    // compute constant-only subgraphs once; algebraic simplification
+  bool eliminate_common = true;  // merge identical nodes
+  bool fuse = true;              // Dense epilogues and elementwise groups become single kernels
+  bool plan_memory = true;       // reuse dead buffers and run in place
+};
+
+namespace passes {
+
+template <class T>
+graph::Graph<T> optimize(graph::Graph<T> g, const HybridizeOptions& o) {
+  graph::debug_verify(g, "trace");
+  g = eliminate_dead_code(g);
+  graph::debug_verify(g, "dead-code elimination");
+  if (o.fold_constants) {
+    g = fold_constants(std::move(g));
+    graph::debug_verify(g, "constant folding");
+    g = simplify(std::move(g));
+    graph::debug_verify(g, "simplification");
+  }
+  if (o.eliminate_common) {
+    g = eliminate_common_subexpressions(g);
+    graph::debug_verify(g, "common-subexpression elimination");
+    if (o.fold_constants) {  // merged inputs can expose more constant work
+      g = fold_constants(std::move(g));
+      graph::debug_verify(g, "constant folding");
+    }
+  }
+  if (o.fuse) {
+    g = fuse_dense(std::move(g));
+    graph::debug_verify(g, "dense fusion");
+    g = fuse_elementwise(std::move(g));
+    graph::debug_verify(g, "elementwise fusion");
+  }
+  return g;
+}
+
+}  // namespace passes
+}  // namespace hybrid
