@@ -1,0 +1,196 @@
+// Each pass on small hand-built or traced graphs, asserted as node counts.
+#include <catch2/catch.hpp>
+#include <hybrid/hybrid.hpp>
+#include <hybrid/exec/executable.hpp>
+#include <hybrid/passes/pipeline.hpp>
+#include <hybrid/trace/trace_function.hpp>
+
+using namespace hybrid;
+using graph::Graph;
+
+namespace {
+
+template <class T>
+int count_op(const Graph<T>& g, OpCode op) {
+  int n = 0;
+  for (const auto& node : g.nodes) n += node.op == op;
+  return n;
+}
+
+template <class T>
+int count_compute(const Graph<T>& g) {
+  int n = 0;
+  for (const auto& node : g.nodes) n += !has_trait(node.op, kSource);
+  return n;
+}
+
+Tensor add2(const Tensor& a, const Tensor& b) { return a + b; }
+
+}  // namespace
+
+TEST_CASE("fancy_func on constants folds to the single constant 10", "[passes]") {
+  auto g = trace::trace_graph<float>(
+      [](const Tensor&) {
+        Tensor a = full<float>({}, 1), b = full<float>({}, 2), c = full<float>({}, 3), d = full<float>({}, 4);
+        Tensor e = add2(a, b), f = add2(c, d);
+        return add2(e, f);
+      },
+      Shape{1});
+  CHECK(count_op(g, OpCode::add) == 3);
+  auto folded = passes::fold_constants(g);
+  CHECK(count_compute(folded) == 0);
+  REQUIRE(folded.outputs.size() == 1);
+  const auto& out = folded.nodes[folded.outputs[0]];
+  REQUIRE(out.op == OpCode::constant);
+  CHECK(out.value.item() == 10.0f);
+}
+
+TEST_CASE("dead-code elimination keeps inputs and what the outputs need", "[passes]") {
+  Graph<float> g;
+  const int x = g.add_variable("data", {4}, graph::VarKind::input);
+  const int unused_param = g.add_variable("w", {4}, graph::VarKind::param);
+  const int dead = g.add_op(OpCode::exp, {x}, {});
+  const int live = g.add_op(OpCode::relu, {x}, {});
+  g.add_op(OpCode::add, {dead, unused_param}, {});
+  g.outputs = {live};
+  auto out = passes::eliminate_dead_code(g);
+  CHECK(out.nodes.size() == 2);
+  CHECK(out.nodes[0].op == OpCode::variable);
+  CHECK(out.nodes[1].op == OpCode::relu);
+  CHECK(out.outputs == std::vector<int>{1});
+}
+
+TEST_CASE("common-subexpression elimination merges identical nodes and constants", "[passes]") {
+  Graph<double> g;
+  const int x = g.add_variable("data", {3}, graph::VarKind::input);
+  const int c1 = g.add_constant(full<double>({}, 2.0));
+  const int c2 = g.add_constant(full<double>({}, 2.0));
+  const int c3 = g.add_constant(full<double>({}, 3.0));
+  const int a = g.add_op(OpCode::mul, {x, c1}, {});
+  const int b = g.add_op(OpCode::mul, {c2, x}, {});  // commutative: same as a
+  const int c = g.add_op(OpCode::mul, {x, c3}, {});  // different constant
+  Attrs s1, s2;
+  s1.axis = 0;
+  s2.axis = 0;
+  s2.keepdims = true;
+  const int r1 = g.add_op(OpCode::sum, {a}, s1);
+  const int r2 = g.add_op(OpCode::sum, {b}, s2);  // different attrs: kept
+  const int sum = g.add_op(OpCode::add, {a, b}, {});
+  g.outputs = {sum, c, r1, r2};
+  auto out = passes::eliminate_common_subexpressions(g);
+  CHECK(count_op(out, OpCode::constant) == 2);
+  CHECK(count_op(out, OpCode::mul) == 2);
+  CHECK(count_op(out, OpCode::sum) == 2);
+  const auto& add = out.nodes[out.outputs[0]];
+  CHECK(add.inputs[0] == add.inputs[1]);
+}
+
+TEST_CASE("simplification removes neutral elements and composes layout ops", "[passes]") {
+  auto g = trace::trace_graph<float>(
+      [](const Tensor& x) {
+        Tensor y = (x + 0.0f) * 1.0f / 1.0f - 0.0f;
+        y = pow(y, 1.0f);
+        y = transpose(transpose(y));
+        y = reshape(reshape(y, {6, 4}), {2, 3, 4});
+        return y + 1.0f;
+      },
+      Shape{2, 3, 4});
+  auto out = passes::simplify(passes::fold_constants(g));
+  CHECK(count_compute(out) == 1);
+  CHECK(count_op(out, OpCode::add) == 1);
+
+  SECTION("a neutral element that broadcasts is kept") {
+    auto g2 = trace::trace_graph<float>([](const Tensor& x) { return x + zeros<float>({5, 3}); }, Shape{3});
+    CHECK(count_op(passes::simplify(g2), OpCode::add) == 1);
+  }
+  SECTION("transpose with a permutation composes into one transpose") {
+    auto g3 = trace::trace_graph<float>([](const Tensor& x) { return transpose(transpose(x, {1, 0, 2}), {0, 2, 1}); },
+                                        Shape{2, 3, 4});
+    auto s = passes::simplify(g3);
+    REQUIRE(count_op(s, OpCode::transpose) == 1);
+    auto x = random::normal<float>({2, 3, 4});
+    exec::Executable<float> ex(s, true);
+    const float* in[1] = {x.data()};
+    Tensor y[1];
+    ex.run(in, nullptr, y);
+    CHECK(allclose(y[0], transpose(transpose(x, {1, 0, 2}), {0, 2, 1})));
+  }
+}
+
+TEST_CASE("elementwise fusion makes one node of a chain", "[passes]") {
+  auto g = trace::trace_graph<float>(
+      [](const Tensor& x) { return tanh(exp(x) * 2.0f + sigmoid(x)) - x; }, Shape{4, 5});
+  auto fused = passes::fuse_elementwise(g);
+  CHECK(count_compute(fused) == 1);
+  CHECK(count_op(fused, OpCode::fused_elementwise) == 1);
+
+  SECTION("a value used outside the group stays its own node") {
+    auto g2 = trace::trace_graph<float>(
+        [](const Tensor& x) {
+          Tensor e = exp(x);
+          return matmul(e * 2.0f + 1.0f, transpose(e));
+        },
+        Shape{3, 3});
+    auto f2 = passes::fuse_elementwise(g2);
+    CHECK(count_op(f2, OpCode::exp) == 1);
+    CHECK(count_op(f2, OpCode::fused_elementwise) == 1);
+  }
+  SECTION("a reduction splits groups") {
+    auto g3 = trace::trace_graph<float>([](const Tensor& x) { return exp(sum(relu(x) * 3.0f, 1)) + 1.0f; }, Shape{3, 4});
+    auto f3 = passes::fuse_elementwise(g3);
+    CHECK(count_op(f3, OpCode::fused_elementwise) == 2);
+    CHECK(count_op(f3, OpCode::sum) == 1);
+  }
+}
+
+TEST_CASE("dense fusion folds bias and activation into fully_connected", "[passes]") {
+  auto W = random::normal<float>({8, 6}), b = random::normal<float>({8});
+  SECTION("matmul with a transposed weight, a bias add and relu") {
+    // The weight is a graph variable, as a parameter is in a traced block.
+    auto g = trace::trace_graph<float>(
+        [&](const std::vector<Tensor>& in) { return relu(matmul(in[0], transpose(in[1])) + b); },
+        std::vector<Shape>{{5, 6}, {8, 6}});
+    auto f = passes::fuse_dense(g);
+    CHECK(count_compute(f) == 1);
+    const auto& out = f.nodes[f.outputs[0]];
+    CHECK(out.op == OpCode::fully_connected);
+    CHECK(out.attrs.activation == static_cast<int>(OpCode::relu));
+    CHECK_FALSE(out.attrs.no_bias);
+  }
+  SECTION("an activation whose input is used twice is not fused") {
+    auto g = trace::trace_graph<float>(
+        [&](const Tensor& x) {
+          Tensor h = fully_connected(x, W, b);
+          return relu(h) + h;
+        },
+        Shape{5, 6});
+    auto f = passes::fuse_dense(g);
+    CHECK(count_op(f, OpCode::relu) == 1);
+  }
+}
+
+TEMPLATE_TEST_CASE("the pipeline preserves results", "[passes]", float, double) {
+  using T = TestType;
+  auto W = random::normal<T>({16, 10}), b = random::normal<T>({16});
+  auto fn = [&](const TensorT<T>& x) {
+    TensorT<T> h = tanh(fully_connected(x, W, b));
+    TensorT<T> y = h * h + exp(-h) * T(0.5) - ones<T>({16}) * T(2) * T(0.25);
+    return softmax(y, -1) + max(y, 1, true);
+  };
+  auto g = trace::trace_graph<T>(fn, Shape{3, 10});
+  const auto x = random::normal<T>({3, 10});
+  const TensorT<T> expected = fn(x);
+  for (int mask = 0; mask < 16; ++mask) {
+    HybridizeOptions o;
+    o.fold_constants = mask & 1;
+    o.eliminate_common = mask & 2;
+    o.fuse = mask & 4;
+    o.plan_memory = mask & 8;
+    exec::Executable<T> ex(passes::optimize(g, o), o.plan_memory);
+    const T* in[1] = {x.data()};
+    TensorT<T> y[1];
+    ex.run(in, nullptr, y);
+    INFO("options mask " << mask);
+    CHECK(allclose(y[0], expected, std::is_same_v<T, float> ? 1e-5 : 1e-12, 1e-6));
+  }
+}
