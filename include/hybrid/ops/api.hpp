@@ -5,7 +5,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "../core/creation.hpp"
+#include "creation.hpp"
 #include "dispatch.hpp"
 
 namespace hybrid {

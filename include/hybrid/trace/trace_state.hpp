@@ -11,7 +11,7 @@
 namespace hybrid::trace {
 
 template <class T>
-struct TraceState {
+struct TraceState : std::enable_shared_from_this<TraceState<T>> {
   graph::Graph<T> graph;
   /// Parameter identity → its variable node; names come from `param_names`.
   std::unordered_map<const void*, int> params;

@@ -1,0 +1,304 @@
+#pragma once
+// The graph file (prefix-symbol.json): a graph in the portable op set, laid
+// out like MXNet's symbol JSON (nodes with op/name/attrs/inputs triples,
+// arg_nodes, heads). docs/FORMAT.md specifies it. Reading validates
+// everything before trusting it: a bad file raises FormatError naming the
+// file and the node, never a crash or an allocation sized by unchecked input.
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "../graph/graph.hpp"
+
+namespace hybrid::io {
+
+inline constexpr int kGraphFormatVersion = 1;
+inline constexpr const char* kProducerVersion = "0.1.0";
+
+using ordered_json = nlohmann::ordered_json;
+
+namespace detail {
+
+/// One Attrs field: its key in the file, and how it is written and read.
+struct AttrCodec {
+  AttrField field;
+  const char* key;
+  void (*write)(const Attrs&, ordered_json&);
+  void (*read)(const ordered_json&, Attrs&);  // throws std::string on a bad value
+};
+
+inline int64_t as_int(const ordered_json& v) {
+  if (!v.is_number_integer()) throw std::string("expects an integer");
+  return v.get<int64_t>();
+}
+inline bool as_bool(const ordered_json& v) {
+  if (!v.is_boolean()) throw std::string("expects true or false");
+  return v.get<bool>();
+}
+inline Shape as_shape(const ordered_json& v, bool allow_minus_one) {
+  if (!v.is_array()) throw std::string("expects an array of integers");
+  if (v.size() > static_cast<size_t>(Shape::kMaxDims))
+    throw std::string("has more than " + std::to_string(Shape::kMaxDims) + " dimensions");
+  Shape s;
+  for (const auto& d : v) {
+    const int64_t x = as_int(d);
+    if (x < (allow_minus_one ? -1 : 0)) throw std::string("has a negative dimension");
+    s.push_back(x);
+  }
+  return s;
+}
+inline ordered_json shape_json(const Shape& s) { return ordered_json(s.to_vector()); }
+
+inline const std::vector<AttrCodec>& attr_codecs() {
+  static const std::vector<AttrCodec> codecs = {
+      {kAttrAxis, "axis",
+       [](const Attrs& a, ordered_json& j) { j = a.axis == kAllAxes ? ordered_json(nullptr) : ordered_json(a.axis); },
+       [](const ordered_json& j, Attrs& a) { a.axis = j.is_null() ? kAllAxes : as_int(j); }},
+      {kAttrKeepdims, "keepdims", [](const Attrs& a, ordered_json& j) { j = a.keepdims; },
+       [](const ordered_json& j, Attrs& a) { a.keepdims = as_bool(j); }},
+      {kAttrScalar, "scalar", [](const Attrs& a, ordered_json& j) { j = a.scalar; },
+       [](const ordered_json& j, Attrs& a) {
+         if (!j.is_number()) throw std::string("expects a number");
+         a.scalar = j.get<double>();
+       }},
+      {kAttrShape, "shape", [](const Attrs& a, ordered_json& j) { j = shape_json(a.shape); },
+       [](const ordered_json& j, Attrs& a) { a.shape = as_shape(j, true); }},
+      {kAttrPerm, "perm", [](const Attrs& a, ordered_json& j) { j = shape_json(a.perm); },
+       [](const ordered_json& j, Attrs& a) { a.perm = as_shape(j, false); }},
+      {kAttrBegin, "begin", [](const Attrs& a, ordered_json& j) { j = a.begin; },
+       [](const ordered_json& j, Attrs& a) { a.begin = as_int(j); }},
+      {kAttrEnd, "end", [](const Attrs& a, ordered_json& j) { j = a.end; },
+       [](const ordered_json& j, Attrs& a) { a.end = as_int(j); }},
+      {kAttrFlatten, "flatten", [](const Attrs& a, ordered_json& j) { j = a.flatten; },
+       [](const ordered_json& j, Attrs& a) { a.flatten = as_bool(j); }},
+      {kAttrNoBias, "no_bias", [](const Attrs& a, ordered_json& j) { j = a.no_bias; },
+       [](const ordered_json& j, Attrs& a) { a.no_bias = as_bool(j); }},
+      {kAttrActivation, "activation",
+       [](const Attrs& a, ordered_json& j) {
+         j = a.activation < 0 ? std::string() : std::string(op_def(static_cast<OpCode>(a.activation)).name);
+       },
+       [](const ordered_json& j, Attrs& a) {
+         if (!j.is_string()) throw std::string("expects an activation name");
+         const std::string name = j.get<std::string>();
+         OpCode op;
+         if (name.empty()) a.activation = -1;
+         else if (op_from_name(name, op) && has_trait(op, kActivation)) a.activation = static_cast<int>(op);
+         else throw std::string("names no activation: '" + name + "'");
+       }},
+  };
+  return codecs;
+}
+
+/// Non-finite values are strings: JSON has no NaN or infinity.
+template <class T>
+ordered_json value_json(T v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return static_cast<double>(v);
+}
+template <class T>
+T value_from_json(const ordered_json& j) {
+  if (j.is_number()) return static_cast<T>(j.get<double>());
+  if (j.is_string()) {
+    const std::string s = j.get<std::string>();
+    if (s == "nan") return std::numeric_limits<T>::quiet_NaN();
+    if (s == "inf") return std::numeric_limits<T>::infinity();
+    if (s == "-inf") return -std::numeric_limits<T>::infinity();
+  }
+  throw std::string("has a value that is not a number");
+}
+
+}  // namespace detail
+
+/// The graph as JSON text; byte-for-byte the same for the same graph.
+template <class T>
+std::string graph_to_json(const graph::Graph<T>& g) {
+  ordered_json nodes = ordered_json::array(), arg_nodes = ordered_json::array(), heads = ordered_json::array();
+  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+    const graph::Node<T>& n = g.nodes[i];
+    if (has_trait(n.op, kInternal))
+      throw Error(std::string("export: node ") + std::to_string(i) + " is " + op_def(n.op).name +
+                  ", which has no portable form");
+    ordered_json node;
+    node["op"] = op_def(n.op).name;
+    node["name"] = n.op == OpCode::variable ? n.name : std::string(op_def(n.op).name) + std::to_string(i);
+    ordered_json attrs = ordered_json::object();
+    if (n.op == OpCode::variable) {
+      attrs["kind"] = n.var_kind == graph::VarKind::input ? "input" : "param";
+      attrs["shape"] = detail::shape_json(n.shape);
+      attrs["dtype"] = to_string(dtype_of<T>());
+      arg_nodes.push_back(i);
+    } else if (n.op == OpCode::constant) {
+      attrs["shape"] = detail::shape_json(n.shape);
+      ordered_json values = ordered_json::array();
+      for (int64_t k = 0; k < n.value.size(); ++k) values.push_back(detail::value_json(n.value.data()[k]));
+      attrs["value"] = std::move(values);
+    }
+    for (const auto& codec : detail::attr_codecs())
+      if (op_def(n.op).attrs & codec.field) codec.write(n.attrs, attrs[codec.key]);
+    node["attrs"] = std::move(attrs);
+    ordered_json inputs = ordered_json::array();
+    for (int in : n.inputs) inputs.push_back({in, 0, 0});
+    node["inputs"] = std::move(inputs);
+    nodes.push_back(std::move(node));
+  }
+  for (int o : g.outputs) heads.push_back({o, 0, 0});
+  ordered_json doc;
+  doc["format"] = "hybrid-symbol";
+  doc["format_version"] = kGraphFormatVersion;
+  doc["producer"] = {{"name", "hybrid"}, {"version", kProducerVersion}};
+  doc["dtype"] = to_string(dtype_of<T>());
+  doc["nodes"] = std::move(nodes);
+  doc["arg_nodes"] = std::move(arg_nodes);
+  doc["heads"] = std::move(heads);
+  return doc.dump(1) + "\n";
+}
+
+/// Parses and validates a graph file's text; `source` names it in errors.
+template <class T>
+graph::Graph<T> graph_from_json(const std::string& text, const std::string& source) {
+  auto fail = [&](const std::string& where, const std::string& what) -> void {
+    throw FormatError(source + ": " + where + (where.empty() ? "" : ": ") + what);
+  };
+  ordered_json doc;
+  try {
+    doc = ordered_json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail("", std::string("malformed JSON: ") + e.what());
+  }
+  if (!doc.is_object()) fail("", "the top level is not a JSON object");
+  auto require = [&](const ordered_json& obj, const char* key, const std::string& where) -> const ordered_json& {
+    if (!obj.is_object() || !obj.contains(key)) fail(where, std::string("missing key '") + key + "'");
+    return obj.at(key);
+  };
+  const ordered_json& version = require(doc, "format_version", "");
+  if (!version.is_number_integer() || version.get<int64_t>() != kGraphFormatVersion)
+    fail("format_version", "unsupported version " + version.dump() + " (this reader knows " +
+                               std::to_string(kGraphFormatVersion) + ")");
+  const ordered_json& dtype = require(doc, "dtype", "");
+  if (!dtype.is_string() || dtype.get<std::string>() != to_string(dtype_of<T>()))
+    fail("dtype", "the graph holds " + dtype.dump() + " but is loaded as " + to_string(dtype_of<T>()));
+  const ordered_json& nodes = require(doc, "nodes", "");
+  if (!nodes.is_array()) fail("nodes", "is not an array");
+
+  graph::Graph<T> g;
+  std::unordered_set<std::string> variable_names;
+  auto node_ref = [&](const ordered_json& ref, int limit, const std::string& where) {
+    if (!ref.is_array() || ref.size() != 3 || !ref[0].is_number_integer() || !ref[1].is_number_integer() ||
+        !ref[2].is_number_integer())
+      fail(where, "is not a [node, output, version] triple of integers");
+    const int64_t id = ref[0].get<int64_t>();
+    if (id < 0 || id >= limit)
+      fail(where, "refers to node " + std::to_string(id) + (id >= 0 ? ", which does not come before it" : ""));
+    if (ref[1].get<int64_t>() != 0) fail(where, "refers to output " + ref[1].dump() + "; every op has one output");
+    return static_cast<int>(id);
+  };
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const std::string where = "nodes[" + std::to_string(i) + "]";
+    const ordered_json& jn = nodes[i];
+    const ordered_json& jop = require(jn, "op", where);
+    const ordered_json& jname = require(jn, "name", where);
+    const ordered_json& jattrs = require(jn, "attrs", where);
+    const ordered_json& jinputs = require(jn, "inputs", where);
+    if (!jop.is_string() || !jname.is_string() || !jattrs.is_object() || !jinputs.is_array())
+      fail(where, "op and name must be strings, attrs an object, inputs an array");
+    OpCode op;
+    if (!op_from_name(jop.get<std::string>(), op) || has_trait(op, kInternal))
+      fail(where, "unknown op '" + jop.get<std::string>() + "'");
+    const OpDef& def = op_def(op);
+    const std::string name = jname.get<std::string>();
+    const std::string at = where + " (" + def.name + " '" + name + "')";
+    try {
+      // Attributes: exactly the ones the op reads (plus the source fields).
+      std::unordered_set<std::string> allowed;
+      for (const auto& codec : detail::attr_codecs())
+        if (def.attrs & codec.field) allowed.insert(codec.key);
+      if (op == OpCode::variable) allowed = {"kind", "shape", "dtype"};
+      if (op == OpCode::constant) allowed = {"shape", "value"};
+      for (auto it = jattrs.begin(); it != jattrs.end(); ++it)
+        if (!allowed.count(it.key())) throw std::string("unexpected attribute '" + it.key() + "'");
+      for (const std::string& key : allowed)
+        if (!jattrs.contains(key)) throw std::string("missing attribute '" + key + "'");
+      if (has_trait(op, kSource) && !jinputs.empty()) throw std::string("a source node has no inputs");
+      if (op == OpCode::variable) {
+        const ordered_json& kind = jattrs.at("kind");
+        if (kind != "input" && kind != "param") throw std::string("attribute kind must be \"input\" or \"param\"");
+        if (jattrs.at("dtype") != to_string(dtype_of<T>())) throw std::string("dtype differs from the graph's");
+        const Shape shape = detail::as_shape(jattrs.at("shape"), false);
+        checked_numel(shape, "variable");
+        if (!variable_names.insert(name).second) throw std::string("duplicate variable name");
+        g.add_variable(name, shape, kind == "input" ? graph::VarKind::input : graph::VarKind::param);
+        continue;
+      }
+      if (op == OpCode::constant) {
+        const Shape shape = detail::as_shape(jattrs.at("shape"), false);
+        const int64_t n = checked_numel(shape, "constant");
+        const ordered_json& values = jattrs.at("value");
+        if (!values.is_array() || static_cast<int64_t>(values.size()) != n)
+          throw std::string("value must be an array of " + std::to_string(n) + " numbers for shape " + to_string(shape));
+        TensorT<T> value = TensorT<T>::empty(shape);  // n is bounded by the file's own length
+        for (int64_t k = 0; k < n; ++k) value.data()[k] = detail::value_from_json<T>(values[static_cast<size_t>(k)]);
+        g.add_constant(std::move(value));
+        continue;
+      }
+      Attrs attrs;
+      for (const auto& codec : detail::attr_codecs())
+        if (def.attrs & codec.field) {
+          try {
+            codec.read(jattrs.at(codec.key), attrs);
+          } catch (const std::string& e) {
+            throw std::string("attribute '") + codec.key + "' " + e;
+          }
+        }
+      std::vector<int> inputs;
+      for (size_t k = 0; k < jinputs.size(); ++k)
+        inputs.push_back(node_ref(jinputs[k], static_cast<int>(i), at + ": inputs[" + std::to_string(k) + "]"));
+      g.add_op(op, std::move(inputs), std::move(attrs));  // validates arity and shapes
+    } catch (const std::string& what) {
+      fail(at, what);
+    } catch (const FormatError&) {
+      throw;
+    } catch (const Error& e) {
+      fail(at, e.what());
+    }
+  }
+  const ordered_json& heads = require(doc, "heads", "");
+  if (!heads.is_array() || heads.empty()) fail("heads", "must be a non-empty array");
+  for (size_t k = 0; k < heads.size(); ++k)
+    g.outputs.push_back(node_ref(heads[k], static_cast<int>(g.nodes.size()), "heads[" + std::to_string(k) + "]"));
+  const ordered_json& args = require(doc, "arg_nodes", "");
+  std::vector<int> expected;
+  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i)
+    if (g.nodes[i].op == OpCode::variable) expected.push_back(i);
+  if (!args.is_array() || args != ordered_json(expected))
+    fail("arg_nodes", "must list the variable nodes in order: " + ordered_json(expected).dump());
+  return g;
+}
+
+inline std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FormatError(path + ": cannot open the file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+template <class T>
+graph::Graph<T> load_graph(const std::string& path) {
+  return graph_from_json<T>(read_text_file(path), path);
+}
+
+template <class T>
+void save_graph(const graph::Graph<T>& g, const std::string& path) {
+  const std::string text = graph_to_json(g);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out || !out.write(text.data(), static_cast<std::streamsize>(text.size())))
+    throw Error("export: cannot write " + path);
+}
+
+}  // namespace hybrid::io
