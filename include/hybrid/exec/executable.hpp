@@ -50,7 +50,7 @@ class Executable {
   /// The op names of the steps, in execution order.
   std::vector<std::string> op_names() const {
     std::vector<std::string> names;
-    for (const Step& s : steps_) names.push_back(graph::op_label(graph_.nodes[s.node]));
+    for (const Step& s : steps_) names.push_back(op_def(s.op).name);
     return names;
   }
 

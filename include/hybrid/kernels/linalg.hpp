@@ -59,7 +59,7 @@ template <class T>
 void fully_connected_kernel(const KernelArgs<T>& k) {
   const Shape& w = k.in_shape[1];
   const int64_t units = w[0], in_units = w[1];
-  const int64_t rows = in_units == 0 ? numel(k.in_shape[0]) : numel(k.in_shape[0]) / in_units;
+  const int64_t rows = units == 0 ? 0 : numel(k.out_shape) / units;
   Eigen::Map<const RowMatrix<T>> W(k.in[1], units, in_units);
   const T* bias = k.attrs.no_bias ? nullptr : k.in[2];
   const TileFn<T> act = k.attrs.activation >= 0 ? tile_fn_of<T>(static_cast<OpCode>(k.attrs.activation)) : nullptr;

@@ -31,7 +31,7 @@ void reduce_kernel(const KernelArgs<T>& k) {
       else yo[0] = row.sum();
     } else {
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> acc(yo, inner);
-      acc = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(xo, inner);
+      if (extent) acc = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(xo, inner);  // else: zeroed below
       for (int64_t e = 1; e < extent; ++e) {
         Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> r(xo + e * inner, inner);
         if constexpr (R == Reduction::max) acc = acc.max(r);

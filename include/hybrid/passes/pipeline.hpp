@@ -8,17 +8,10 @@
 #include "fold_constants.hpp"
 #include "fuse_dense.hpp"
 #include "fuse_elementwise.hpp"
+#include "options.hpp"
 #include "simplify.hpp"
 
 namespace hybrid {
-
-/// Which optimizations hybridize() applies (all on by default).
-struct HybridizeOptions {
-  bool fold_constants = true;    // compute constant-only subgraphs once; algebraic simplification
-  bool eliminate_common = true;  // merge identical nodes
-  bool fuse = true;              // Dense epilogues and elementwise groups become single kernels
-  bool plan_memory = true;       // reuse dead buffers and run in place
-};
 
 namespace passes {
 

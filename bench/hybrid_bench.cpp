@@ -1,0 +1,408 @@
+// The benchmark suite. Every workload is measured against a hand-written
+// Eigen implementation in the same binary (the speed of light), and the
+// closing table reports medians as ratios against it, with the targets.
+//
+//   build/bench/hybrid_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Core>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <hybrid/hybrid.hpp>
+#include <map>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#ifdef HYBRID_HAVE_TORCH
+#include <torch/torch.h>
+#endif
+
+// ---- Heap allocations, counted through a replacement operator new --------
+namespace {
+std::atomic<long> g_allocations{0};
+void* counted_alloc(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+}  // namespace
+void* operator new(std::size_t n) { return counted_alloc(n); }
+void* operator new[](std::size_t n) { return counted_alloc(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+using namespace hybrid;
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// ---- Models -------------------------------------------------------------------
+
+/// The chapter's get_net(): 512 → 256 → 128 → 2, in_units given so no forward is needed to initialize.
+nn::HybridSequential seed_mlp() {
+  random::seed(0);
+  nn::HybridSequential net;
+  net.add(nn::Dense(256, "relu", true, 512), nn::Dense(128, "relu", true, 256), nn::Dense(2, "", true, 128));
+  net.initialize();
+  return net;
+}
+
+/// 16 layers of 64 units: per-node overhead dominates.
+nn::HybridSequential deep_narrow_mlp() {
+  random::seed(0);
+  nn::HybridSequential net;
+  for (int i = 0; i < 16; ++i) net.add(nn::Dense(64, "relu", true, 64));
+  net.initialize();
+  return net;
+}
+
+double mlp_flops(const nn::HybridSequential& net, int batch) {
+  double f = 0;
+  for (const auto& p : net.collect_params())
+    if (p->shape().size() == 2) f += 2.0 * batch * static_cast<double>(p->size());
+  return f;
+}
+
+/// The speed of light: the same Dense stack in plain Eigen, preallocated, noalias() products.
+class HandwrittenMLP {
+ public:
+  HandwrittenMLP(const nn::HybridSequential& net, int batch) {
+    const auto params = net.collect_params();
+    for (size_t i = 0; i + 1 < params.size(); i += 2) {
+      const Tensor w = params[i]->data(), b = params[i + 1]->data();
+      weights_.push_back(Eigen::Map<const RowMatrix>(w.data(), w.shape()[0], w.shape()[1]));
+      biases_.push_back(Eigen::Map<const Eigen::RowVectorXf>(b.data(), b.size()));
+      out_.emplace_back(batch, w.shape()[0]);
+    }
+  }
+  const RowMatrix& run(const RowMatrix& x) {
+    const size_t n = weights_.size();
+    for (size_t l = 0; l < n; ++l) {
+      RowMatrix& y = out_[l];
+      y.noalias() = (l == 0 ? x : out_[l - 1]) * weights_[l].transpose();
+      y.rowwise() += biases_[l];
+      if (l + 1 < n || n > 3) y = y.cwiseMax(0.0f);  // the seed MLP's last layer has no activation
+    }
+    return out_.back();
+  }
+
+ private:
+  std::vector<RowMatrix> weights_, out_;
+  std::vector<Eigen::RowVectorXf> biases_;
+};
+
+void set_counters(benchmark::State& state, double flops, long allocations) {
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+  state.counters["allocs/call"] = benchmark::Counter(static_cast<double>(allocations),
+                                                     benchmark::Counter::kAvgIterations);
+}
+
+// ---- The seed MLP ---------------------------------------------------------------
+
+void BM_mlp_handwritten(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  auto net = seed_mlp();
+  HandwrittenMLP mlp(net, batch);
+  random::seed(1);
+  const Tensor x = random::normal<float>({batch, 512});
+  const RowMatrix xm = Eigen::Map<const RowMatrix>(x.data(), batch, 512);
+  const long before = g_allocations;
+  for (auto _ : state) benchmark::DoNotOptimize(mlp.run(xm).data());
+  set_counters(state, mlp_flops(net, batch), g_allocations - before);
+}
+
+void BM_mlp_eager(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  auto net = seed_mlp();
+  random::seed(1);
+  const Tensor x = random::normal<float>({batch, 512});
+  const long before = g_allocations;
+  for (auto _ : state) benchmark::DoNotOptimize(net(x).data());
+  set_counters(state, mlp_flops(net, batch), g_allocations - before);
+}
+
+/// range(1) switches one pass off: 0 none, 1 folding, 2 CSE, 3 fusion, 4 memory planning.
+HybridizeOptions options_without(int64_t pass) {
+  HybridizeOptions o;
+  if (pass == 1) o.fold_constants = false;
+  if (pass == 2) o.eliminate_common = false;
+  if (pass == 3) o.fuse = false;
+  if (pass == 4) o.plan_memory = false;
+  return o;
+}
+
+void BM_mlp_hybrid(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  auto net = seed_mlp();
+  net.hybridize(true, options_without(state.range(1)));
+  random::seed(1);
+  const Tensor x = random::normal<float>({batch, 512});
+  net(x);
+  const long before = g_allocations;
+  for (auto _ : state) benchmark::DoNotOptimize(net(x).data());
+  set_counters(state, mlp_flops(net, batch), g_allocations - before);
+  state.counters["arena_bytes"] = static_cast<double>(net.arena_bytes());
+}
+
+// Two callers at once on one hybridized block (throughput; each call is single-threaded).
+void BM_mlp_hybrid_threads(benchmark::State& state) {
+  // Thread 0 builds the shared block; every thread waits at the loop's start.
+  static std::unique_ptr<nn::HybridSequential> net;
+  if (state.thread_index() == 0) {
+    net = std::make_unique<nn::HybridSequential>(seed_mlp());
+    net->hybridize();
+  }
+  const int batch = static_cast<int>(state.range(0));
+  random::seed(1 + state.thread_index());
+  const Tensor x = random::normal<float>({batch, 512});
+  for (auto _ : state) benchmark::DoNotOptimize((*net)(x).data());
+  state.counters["calls/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void BM_mlp_handwritten_threads(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  auto net = seed_mlp();
+  HandwrittenMLP mlp(net, batch);
+  random::seed(1 + state.thread_index());
+  const Tensor x = random::normal<float>({batch, 512});
+  const RowMatrix xm = Eigen::Map<const RowMatrix>(x.data(), batch, 512);
+  for (auto _ : state) benchmark::DoNotOptimize(mlp.run(xm).data());
+  state.counters["calls/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+#ifdef HYBRID_HAVE_TORCH
+void BM_mlp_torch(benchmark::State& state) {
+  torch::set_num_threads(1);
+  torch::NoGradGuard no_grad;
+  const int batch = static_cast<int>(state.range(0));
+  torch::nn::Sequential net(torch::nn::Linear(512, 256), torch::nn::ReLU(), torch::nn::Linear(256, 128),
+                            torch::nn::ReLU(), torch::nn::Linear(128, 2));
+  const torch::Tensor x = torch::randn({batch, 512});
+  for (auto _ : state) benchmark::DoNotOptimize(net->forward(x).data_ptr());
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * batch * (512 * 256 + 256 * 128 + 128 * 2) * static_cast<double>(state.iterations()) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+#endif
+
+// ---- First call: trace + passes + plan -------------------------------------------
+
+void BM_mlp_first_call(benchmark::State& state) {
+  auto net = seed_mlp();
+  const Tensor x = random::normal<float>({1, 512});
+  for (auto _ : state) {
+    net.hybridize();  // clears the plan cache: the next call traces and compiles
+    benchmark::DoNotOptimize(net(x).data());
+  }
+}
+
+// ---- Deep narrow MLP --------------------------------------------------------------
+
+void BM_deep_handwritten(benchmark::State& state) {
+  auto net = deep_narrow_mlp();
+  HandwrittenMLP mlp(net, 1);
+  const RowMatrix x = RowMatrix::Random(1, 64);
+  for (auto _ : state) benchmark::DoNotOptimize(mlp.run(x).data());
+  set_counters(state, mlp_flops(net, 1), 0);
+}
+
+void BM_deep(benchmark::State& state) {
+  auto net = deep_narrow_mlp();
+  if (state.range(0)) net.hybridize();
+  const Tensor x = random::normal<float>({1, 64});
+  net(x);
+  const long before = g_allocations;
+  for (auto _ : state) benchmark::DoNotOptimize(net(x).data());
+  set_counters(state, mlp_flops(net, 1), g_allocations - before);
+}
+
+// ---- Elementwise chains -------------------------------------------------------------
+
+/// Op k of a chain: ×1.01, +0.5, tanh, ×x, sigmoid, repeating.
+template <class V>
+V chain_step(int k, const V& y, const V& x) {
+  switch (k % 5) {
+    case 0: return y * 1.01f;
+    case 1: return y + 0.5f;
+    case 2: return tanh(y);
+    case 3: return y * x;
+    default: return sigmoid(y);
+  }
+}
+
+Tensor run_chain(int n, const Tensor& x) {
+  Tensor y = x;
+  for (int k = 0; k < n; ++k) y = chain_step(k, y, x);
+  return y;
+}
+
+/// The speed of light for a chain: one pass over the data, each tile of 1024
+/// elements put through every op while it sits in L1.
+void handwritten_chain(int n, const float* x, float* out, int64_t size) {
+  constexpr int64_t kTile = 1024;
+  for (int64_t start = 0; start < size; start += kTile) {
+    const int64_t len = std::min(kTile, size - start);
+    Eigen::Map<const Eigen::ArrayXf> xs(x + start, len);
+    Eigen::Map<Eigen::ArrayXf> y(out + start, len);
+    y = xs;
+    for (int k = 0; k < n; ++k) {
+      switch (k % 5) {
+        case 0: y *= 1.01f; break;
+        case 1: y += 0.5f; break;
+        case 2: y = y.tanh(); break;
+        case 3: y *= xs; break;
+        default: y = 1.0f / (1.0f + (-y).exp()); break;
+      }
+    }
+  }
+}
+
+void BM_chain_handwritten(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const int64_t size = state.range(1);
+  const Tensor x = random::normal<float>({size});
+  Tensor out = zeros<float>({size});
+  for (auto _ : state) {
+    handwritten_chain(n, x.data(), out.data(), size);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * size * 8);
+}
+
+void BM_chain(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const int64_t size = state.range(1);
+  nn::HybridLambda chain([n](const Tensor& x) { return run_chain(n, x); });
+  if (state.range(2)) chain.hybridize();
+  const Tensor x = random::normal<float>({size});
+  chain(x);
+  const long before = g_allocations;
+  for (auto _ : state) benchmark::DoNotOptimize(chain(x).data());
+  state.SetBytesProcessed(state.iterations() * size * 8);
+  state.counters["allocs/call"] = benchmark::Counter(static_cast<double>(g_allocations - before),
+                                                     benchmark::Counter::kAvgIterations);
+}
+
+void mlp_batches(benchmark::internal::Benchmark* b) {
+  for (int batch : {1, 8, 64, 256}) b->Arg(batch);
+}
+void mlp_batches_and_passes(benchmark::internal::Benchmark* b) {
+  for (int batch : {1, 8, 64, 256})
+    for (int pass = 0; pass <= 4; ++pass) b->Args({batch, pass});
+}
+void chain_sizes(benchmark::internal::Benchmark* b, bool with_mode) {
+  for (int n : {2, 5, 10})
+    for (int64_t size : {1 << 10, 1 << 16, 1 << 20}) {
+      if (with_mode) {
+        b->Args({n, size, 0});
+        b->Args({n, size, 1});
+      } else {
+        b->Args({n, size});
+      }
+    }
+}
+
+BENCHMARK(BM_mlp_handwritten)->Apply(mlp_batches)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_mlp_eager)->Apply(mlp_batches)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_mlp_hybrid)->Apply(mlp_batches_and_passes)->Unit(benchmark::kMicrosecond);
+#ifdef HYBRID_HAVE_TORCH
+BENCHMARK(BM_mlp_torch)->Apply(mlp_batches)->Unit(benchmark::kMicrosecond);
+#endif
+BENCHMARK(BM_mlp_handwritten_threads)->Arg(256)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_mlp_hybrid_threads)->Arg(256)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_mlp_first_call)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_deep_handwritten)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_deep)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_chain_handwritten)->Apply([](auto* b) { chain_sizes(b, false); })->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_chain)->Apply([](auto* b) { chain_sizes(b, true); })->Unit(benchmark::kMicrosecond);
+
+// ---- The closing table ----------------------------------------------------------------
+
+/// Keeps each benchmark's median (or its only run) while printing as usual.
+class MedianCollector : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
+      if (r.run_type == Run::RT_Iteration && r.repetitions > 1) continue;
+      medians[r.run_name.str()] = r.GetAdjustedRealTime();
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  std::map<std::string, double> medians;  // in each benchmark's unit (µs)
+};
+
+void print_report(const std::map<std::string, double>& m) {
+  auto get = [&](const std::string& name) {
+    auto it = m.find(name);
+    return it == m.end() ? -1.0 : it->second;
+  };
+  auto ratio_line = [&](const std::string& label, const std::string& name, const std::string& base) {
+    const double t = get(name), b = get(base);
+    if (t < 0 || b < 0) return -1.0;
+    std::printf("  %-44s %10.2f us   %6.2fx\n", label.c_str(), t, t / b);
+    return t / b;
+  };
+  std::printf("\n== Medians, as ratios against the hand-written Eigen baseline ==\n");
+  std::map<std::string, double> r;
+  const char* pass_names[] = {"all passes", "no folding", "no CSE", "no fusion", "no memory plan"};
+  for (int batch : {1, 8, 64, 256}) {
+    const std::string b = std::to_string(batch);
+    std::printf("seed MLP, batch %d\n", batch);
+    ratio_line("hand-written", "BM_mlp_handwritten/" + b, "BM_mlp_handwritten/" + b);
+    r["eager/" + b] = ratio_line("eager", "BM_mlp_eager/" + b, "BM_mlp_handwritten/" + b);
+    for (int pass = 0; pass <= 4; ++pass)
+      r["hybrid/" + b + "/" + std::to_string(pass)] =
+          ratio_line(std::string("hybridized, ") + pass_names[pass], "BM_mlp_hybrid/" + b + "/" + std::to_string(pass),
+                     "BM_mlp_handwritten/" + b);
+    ratio_line("libtorch eager (1 thread)", "BM_mlp_torch/" + b, "BM_mlp_handwritten/" + b);
+  }
+  std::printf("deep narrow MLP (16 x 64), batch 1\n");
+  ratio_line("eager", "BM_deep/0", "BM_deep_handwritten");
+  ratio_line("hybridized", "BM_deep/1", "BM_deep_handwritten");
+  std::printf("elementwise chains (eager / hybridized, each against one hand-written pass)\n");
+  for (int n : {2, 5, 10})
+    for (int64_t size : {1 << 10, 1 << 16, 1 << 20}) {
+      const std::string a = std::to_string(n) + "/" + std::to_string(size);
+      const double eager = get("BM_chain/" + a + "/0"), hyb = get("BM_chain/" + a + "/1");
+      const double hand = get("BM_chain_handwritten/" + a);
+      if (eager < 0 || hyb < 0 || hand < 0) continue;
+      std::printf("  %2d ops x %8lld floats   eager %6.2fx   hybridized %6.2fx   eager/hybridized %5.2fx\n", n,
+                  static_cast<long long>(size), eager / hand, hyb / hand, eager / hyb);
+      if (n == 5 && size == (1 << 20)) r["chain_speedup"] = eager / hyb;
+    }
+  const double first = get("BM_mlp_first_call");
+  if (first >= 0) std::printf("first hybridized call of the seed MLP (trace + passes + plan + run): %.1f us\n", first);
+
+  std::printf("\n== Targets (a report of this run, not a test) ==\n");
+  auto target = [](const char* what, double value, double limit, bool at_most) {
+    if (value < 0) return;
+    const bool met = at_most ? value <= limit : value >= limit;
+    std::printf("  [%s] %-52s %7.3f (%s %.2f)\n", met ? " met " : "MISSED", what, value, at_most ? "<=" : ">=", limit);
+  };
+  target("seed MLP batch 1, hybridized / hand-written", r["hybrid/1/0"], 1.10, true);
+  target("seed MLP batch 1, eager / hand-written", r["eager/1"], 1.5, true);
+  target("seed MLP batch 64, hybridized / hand-written", r["hybrid/64/0"], 1.05, true);
+  target("seed MLP batch 256, hybridized / hand-written", r["hybrid/256/0"], 1.05, true);
+  target("5-op chain on 1M floats, eager time / hybridized time", r.count("chain_speedup") ? r["chain_speedup"] : -1, 3.0,
+         false);
+  target("first hybridized call of the seed MLP, ms", first < 0 ? -1 : first / 1000.0, 1.0, true);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  MedianCollector reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  print_report(reporter.medians);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,74 @@
+#pragma once
+// save_parameters / load_parameters: a model's parameters as a safetensors
+// file keyed by their structural names ("0.weight", "hidden.bias").
+// A load is all-or-nothing: the file is read and checked against every
+// parameter before the first one changes.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../nn/parameter.hpp"
+#include "safetensors.hpp"
+
+namespace hybrid::io {
+
+template <class T>
+void save_parameters(const nn::ParameterDictT<T>& params, const std::string& path) {
+  std::vector<safetensors::Entry> entries;
+  for (const auto& p : params) {
+    if (!p->is_initialized())
+      throw Error("save_parameters('" + path + "'): parameter '" + p->name() +
+                  "' has not been initialized (run initialize() and, for deferred shapes, one forward pass)");
+    entries.push_back(safetensors::entry(p->name(), p->eager_data()));
+  }
+  safetensors::write(path, entries);
+}
+
+/// Loads every parameter from `path`. Names, shapes and dtypes must match;
+/// all mismatches are reported together. `allow_missing` keeps parameters
+/// absent from the file; `ignore_extra` skips tensors the model lacks.
+template <class T>
+void load_parameters(const nn::ParameterDictT<T>& params, const std::string& path, bool allow_missing = false,
+                     bool ignore_extra = false) {
+  const safetensors::File file = safetensors::read(path);
+
+  std::vector<std::string> missing, unexpected, mismatched;
+  std::vector<std::pair<nn::ParameterT<T>*, const safetensors::TensorInfo*>> plan;
+  for (const auto& p : params) {
+    const safetensors::TensorInfo* info = file.find(p->name());
+    if (!info) {
+      if (!allow_missing) missing.push_back(p->name());
+    } else if (info->dtype != p->dtype() || !nn::shape_compatible(p->shape(), info->shape)) {
+      mismatched.push_back(p->name() + " is " + to_string(info->dtype) + " " + to_string(info->shape) +
+                           " in the file but " + to_string(p->dtype()) + " " + to_string(p->shape()) +
+                           " in the model");
+    } else {
+      plan.emplace_back(p.get(), info);
+    }
+  }
+  if (!ignore_extra)
+    for (const auto& t : file.tensors())
+      if (!params.contains(t.name)) unexpected.push_back(t.name);
+
+  if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
+    auto join = [](const std::vector<std::string>& names) {
+      std::string s;
+      for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+      return s;
+    };
+    std::string msg = "load_parameters('" + path + "'): the file does not match the model's parameters;";
+    if (!missing.empty()) msg += " missing from the file: " + join(missing) + ";";
+    if (!unexpected.empty()) msg += " unexpected in the file: " + join(unexpected) + ";";
+    if (!mismatched.empty()) msg += " mismatched: " + join(mismatched) + ";";
+    msg.pop_back();
+    throw Error(msg + ". Nothing was loaded");
+  }
+
+  // Every value is materialized before the first parameter is touched.
+  std::vector<TensorT<T>> values;
+  values.reserve(plan.size());
+  for (const auto& step : plan) values.push_back(file.tensor<T>(*step.second));
+  for (size_t i = 0; i < plan.size(); ++i) plan[i].first->set_data(values[i]);
+}
+
+}  // namespace hybrid::io

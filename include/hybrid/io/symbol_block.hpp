@@ -1,0 +1,139 @@
+#pragma once
+// SymbolBlockT<T>: a block made from an exported graph file and its params,
+// with none of the model's source code. Its forward interprets the graph
+// node by node through the op table, so it runs eagerly, inlines into an
+// enclosing trace, and — hybridized, as imports() returns it — is traced once
+// per input signature, re-optimized and replayed like any HybridBlock. Shapes
+// are re-inferred for each signature, so a graph traced at batch 1 runs at
+// any batch size its ops allow.
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "../nn/hybrid_block.hpp"
+#include "graph_json.hpp"
+#include "safetensors.hpp"
+
+namespace hybrid::nn {
+
+template <class T>
+class SymbolBlockT : public HybridBlockT<T> {
+ public:
+  /// Loads `symbol_file` (prefix-symbol.json) and `params_file`
+  /// (prefix-NNNN.params); `input_names` are the graph inputs in call order.
+  static std::shared_ptr<SymbolBlockT> imports(const std::string& symbol_file,
+                                               const std::vector<std::string>& input_names,
+                                               const std::string& params_file) {
+    auto block = std::shared_ptr<SymbolBlockT>(new SymbolBlockT(io::load_graph<T>(symbol_file), input_names, symbol_file));
+    block->load_params(params_file);
+    block->hybridize();
+    return block;
+  }
+
+  TensorT<T> forward(const TensorT<T>& x) override { return forward_inputs({x}); }
+
+  /// Calls a graph with several inputs, in the order given to imports().
+  TensorT<T> operator()(const std::vector<TensorT<T>>& inputs) {
+    if (inputs.size() == 1) return (*this)(inputs[0]);
+    check_input_count(inputs.size());
+    bool eager = !this->runs_compiled(inputs[0]);
+    for (const auto& x : inputs) eager = eager || x.is_traced();
+    return eager ? forward_inputs(inputs) : this->call_compiled(inputs);
+  }
+  using HybridBlockT<T>::operator();
+
+  std::string type_name() const override { return "SymbolBlock"; }
+  /// The graph as loaded.
+  const graph::Graph<T>& graph() const { return graph_; }
+  const std::vector<std::string>& input_names() const { return input_names_; }
+
+ protected:
+  TensorT<T> forward_inputs(const std::vector<TensorT<T>>& inputs) override {
+    check_input_count(inputs.size());
+    std::vector<TensorT<T>> values(graph_.nodes.size());
+    std::vector<const TensorT<T>*> args;
+    size_t next_param = 0;
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const graph::Node<T>& n = graph_.nodes[i];
+      if (n.op == OpCode::variable) {
+        values[i] = n.var_kind == graph::VarKind::input ? inputs[input_slot_.at(static_cast<int>(i))]
+                                                        : params_[next_param++]->data();
+      } else if (n.op == OpCode::constant) {
+        values[i] = n.value;
+      } else {
+        args.clear();
+        for (int in : n.inputs) args.push_back(&values[in]);
+        values[i] = ops::apply<T>(n.op, args.data(), static_cast<int>(args.size()), n.attrs);
+      }
+    }
+    return values[graph_.outputs[0]];
+  }
+
+ private:
+  SymbolBlockT(graph::Graph<T> g, std::vector<std::string> input_names, const std::string& source)
+      : graph_(std::move(g)), input_names_(std::move(input_names)) {
+    if (graph_.outputs.size() != 1)
+      throw FormatError(source + ": heads: a SymbolBlock returns one tensor; the graph has " +
+                        std::to_string(graph_.outputs.size()) + " outputs");
+    std::unordered_map<std::string, int> inputs;
+    for (int v : graph_.variables(graph::VarKind::input)) inputs[graph_.nodes[v].name] = v;
+    std::unordered_set<std::string> given;
+    for (size_t k = 0; k < input_names_.size(); ++k) {
+      auto it = inputs.find(input_names_[k]);
+      if (it == inputs.end() || !given.insert(input_names_[k]).second)
+        throw Error("SymbolBlock::imports: '" + input_names_[k] + "' is not an input of " + source +
+                    " (or is named twice); its inputs are: " + names_of(inputs));
+      input_slot_[it->second] = static_cast<int>(k);
+    }
+    if (given.size() != inputs.size())
+      throw Error("SymbolBlock::imports: " + source + " has inputs " + names_of(inputs) + " but " +
+                  std::to_string(input_names_.size()) + " were named");
+    for (int v : graph_.variables(graph::VarKind::param))
+      params_.push_back(this->register_parameter_path(graph_.nodes[v].name, graph_.nodes[v].shape));
+  }
+
+  static std::string names_of(const std::unordered_map<std::string, int>& m) {
+    std::vector<std::pair<int, std::string>> sorted;
+    for (const auto& [name, node] : m) sorted.emplace_back(node, name);
+    std::sort(sorted.begin(), sorted.end());
+    std::string s;
+    for (const auto& e : sorted) s += (s.empty() ? "'" : ", '") + e.second + "'";
+    return s.empty() ? "none" : s;
+  }
+
+  void check_input_count(size_t n) const {
+    if (n != input_names_.size())
+      throw Error("SymbolBlock: called with " + std::to_string(n) + " inputs; the graph takes " +
+                  std::to_string(input_names_.size()));
+  }
+
+  /// Every parameter variable must be in the file with its shape and dtype, and nothing else.
+  void load_params(const std::string& path) {
+    const auto file = io::safetensors::read(path);
+    std::string problems;
+    std::unordered_set<std::string> wanted;
+    for (const auto& p : params_) {
+      wanted.insert(p->name());
+      const auto* info = file.find(p->name());
+      if (!info) problems += "\n  missing: '" + p->name() + "' " + to_string(p->shape());
+      else if (info->shape != p->shape() || info->dtype != dtype_of<T>())
+        problems += "\n  mismatched: '" + p->name() + "' is " + to_string(info->dtype) + " " + to_string(info->shape) +
+                    " in the file, the graph needs " + to_string(dtype_of<T>()) + " " + to_string(p->shape());
+    }
+    for (const auto& t : file.tensors())
+      if (!wanted.count(t.name)) problems += "\n  unexpected: '" + t.name + "'";
+    if (!problems.empty()) throw FormatError(path + ": parameters do not match the graph:" + problems);
+    for (const auto& p : params_) p->set_data(file.template tensor<T>(*file.find(p->name())));
+  }
+
+  graph::Graph<T> graph_;
+  std::vector<std::string> input_names_;
+  std::unordered_map<int, int> input_slot_;  // input variable node → position in the call
+  std::vector<std::shared_ptr<ParameterT<T>>> params_;
+};
+
+using SymbolBlock = SymbolBlockT<float>;
+
+}  // namespace hybrid::nn

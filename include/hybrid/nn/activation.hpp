@@ -1,0 +1,66 @@
+#pragma once
+// Gluon's activation names and the ops they run: the one table shared by
+// Activation and Dense's `activation` argument.
+#include <string>
+
+#include "../ops/api.hpp"
+#include "hybrid_block.hpp"
+
+namespace hybrid::nn {
+
+namespace detail {
+
+struct ActivationEntry {
+  const char* name;
+  OpCode op;
+};
+
+inline constexpr ActivationEntry kActivations[] = {
+    {"relu", OpCode::relu},
+    {"sigmoid", OpCode::sigmoid},
+    {"tanh", OpCode::tanh},
+    {"softrelu", OpCode::softrelu},
+};
+
+/// The op of a Gluon activation name; "" (none, if `allow_none`) gives
+/// OpCode::count. `who` names the layer in the error for an unknown name.
+inline OpCode activation_op(const std::string& name, const std::string& who, bool allow_none = true) {
+  if (name.empty() && allow_none) return OpCode::count;
+  std::string valid;
+  for (const auto& a : kActivations) {
+    if (name == a.name) return a.op;
+    valid += std::string(valid.empty() ? "" : ", ") + '"' + a.name + '"';
+  }
+  throw Error(who + ": unknown activation '" + name + "'; valid names are " + valid +
+              (allow_none ? " and \"\" for none" : ""));
+}
+
+/// Applies the activation `op` (OpCode::count: identity) as its own op, so a
+/// graph pass can later fuse it into the producer.
+template <class T>
+TensorT<T> apply_activation(OpCode op, const TensorT<T>& x) {
+  if (op == OpCode::count) return x;
+  return ops::apply<T>(op, {&x});
+}
+
+}  // namespace detail
+
+/// An elementwise activation layer: Activation("relu").
+template <class T>
+class ActivationT : public HybridBlockT<T> {
+ public:
+  explicit ActivationT(std::string name) : name_(std::move(name)), op_(detail::activation_op(name_, "Activation", false)) {}
+
+  TensorT<T> forward(const TensorT<T>& x) override { return detail::apply_activation(op_, x); }
+  std::string type_name() const override { return "Activation"; }
+  std::string describe() const override { return "Activation(" + name_ + ")"; }
+  const std::string& activation() const { return name_; }
+
+ private:
+  std::string name_;
+  OpCode op_;
+};
+
+using Activation = ActivationT<float>;
+
+}  // namespace hybrid::nn

@@ -1,0 +1,230 @@
+#pragma once
+// BlockT<T>: Gluon's Block. A block owns parameters and child blocks, both
+// held by std::shared_ptr so that moving a block (returning it from a
+// factory) keeps their identity. Names are structural: a child registered as
+// "hidden" gives its parameters the prefix "hidden.", so a parameter's name()
+// is its full dotted path ("hidden.weight", "0.bias").
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../io/parameter_file.hpp"
+#include "hybridize_options.hpp"
+#include "parameter.hpp"
+#include "summary.hpp"
+
+namespace hybrid::nn {
+
+namespace detail {
+/// While set, hybridized blocks run their forward eagerly (summary() needs
+/// every layer's forward to run so its hooks fire).
+inline bool& eager_only() {
+  thread_local bool flag = false;
+  return flag;
+}
+class EagerScope {
+ public:
+  EagerScope() : saved_(eager_only()) { eager_only() = true; }
+  ~EagerScope() { eager_only() = saved_; }
+  EagerScope(const EagerScope&) = delete;
+  EagerScope& operator=(const EagerScope&) = delete;
+
+ private:
+  bool saved_;
+};
+}  // namespace detail
+
+template <class T>
+class BlockT {
+ public:
+  using ParamPtr = std::shared_ptr<ParameterT<T>>;
+  using BlockPtr = std::shared_ptr<BlockT<T>>;
+  /// Called after a block's forward with its input and output (Gluon's forward hook).
+  using ForwardHook = std::function<void(const BlockT&, const TensorT<T>& input, const TensorT<T>& output)>;
+
+  BlockT() = default;
+  virtual ~BlockT() = default;
+  BlockT(BlockT&&) noexcept = default;
+  BlockT& operator=(BlockT&&) noexcept = default;
+  BlockT(const BlockT&) = delete;
+  BlockT& operator=(const BlockT&) = delete;
+
+  /// The computation; subclasses override it.
+  virtual TensorT<T> forward(const TensorT<T>& x) = 0;
+  /// Calls the block: forward, then the forward hooks.
+  virtual TensorT<T> operator()(const TensorT<T>& x) { return run_forward_hooks(x, forward(x)); }
+
+  /// The layer's type, e.g. "Dense".
+  virtual std::string type_name() const { return "Block"; }
+  /// Type and configuration for summary(), e.g. "Dense(512 -> 256, relu)".
+  virtual std::string describe() const { return type_name(); }
+  /// True for HybridBlocks, which can be traced into a graph.
+  virtual bool is_hybrid() const { return false; }
+
+  /// A plain Block cannot be traced; like Gluon it passes the call on to its children.
+  virtual void hybridize(bool active = true, const HybridizeOptions& options = {}) {
+    for (auto& child : children_) child.second->hybridize(active, options);
+  }
+
+  /// Registers `block` (moved in) as the child `name` and returns it.
+  template <class B, class = std::enable_if_t<std::is_base_of_v<BlockT<T>, B> && !std::is_lvalue_reference_v<B>>>
+  std::shared_ptr<B> register_block(std::string name, B&& block) {
+    return register_block(std::move(name), std::make_shared<B>(std::move(block)));
+  }
+
+  /// Registers a shared child; the same block may be registered in several places.
+  template <class B>
+  std::shared_ptr<B> register_block(std::string name, std::shared_ptr<B> block) {
+    static_assert(std::is_base_of_v<BlockT<T>, B>, "register_block: not a block of this element type");
+    check_new_name(name, "child block");
+    if (!block) throw Error(where() + "register_block('" + name + "'): the block is null");
+    if (static_cast<const BlockT*>(block.get()) == this)
+      throw Error(where() + "register_block('" + name + "'): a block cannot be its own child");
+    block->set_prefix(prefix_ + name + ".");
+    children_.emplace_back(std::move(name), block);
+    return block;
+  }
+
+  /// Registers a parameter; a 0 in `shape` is a dimension inferred on the
+  /// first forward. `init` overrides the initializer given to initialize().
+  ParamPtr register_parameter(std::string name, const Shape& shape,
+                              std::shared_ptr<const init::Initializer> init = nullptr) {
+    check_new_name(name, "parameter");
+    auto p = std::make_shared<ParameterT<T>>(prefix_ + name, shape, std::move(init));
+    params_.emplace_back(std::move(name), p);
+    return p;
+  }
+
+  /// Registers a parameter under a full dotted name as it stands in a file
+  /// ("0.weight"), for blocks rebuilt from an exported graph.
+  ParamPtr register_parameter_path(const std::string& path, const Shape& shape) {
+    if (path.empty()) throw Error(where() + "a parameter name must not be empty");
+    for (const auto& p : params_)
+      if (p.first == path) throw Error(where() + "the name '" + path + "' is already used by a parameter");
+    auto p = std::make_shared<ParameterT<T>>(prefix_ + path, shape, nullptr);
+    params_.emplace_back(path, p);
+    return p;
+  }
+
+  /// Children in registration order, with their local names.
+  const std::vector<std::pair<std::string, BlockPtr>>& children() const { return children_; }
+  /// This block's own parameters (not its children's), with their local names.
+  const std::vector<std::pair<std::string, ParamPtr>>& own_params() const { return params_; }
+  /// "hidden." for a child registered as "hidden"; empty for a root block.
+  const std::string& prefix() const { return prefix_; }
+
+  /// Every parameter: this block's own in registration order, then each
+  /// child's, recursively (Gluon's order). Shared parameters appear once.
+  ParameterDictT<T> collect_params() const {
+    ParameterDictT<T> dict;
+    collect_into(dict);
+    return dict;
+  }
+
+  /// Initializes every parameter (Gluon's default: Uniform(0.07)); biases of
+  /// Dense layers use their own zero initializer.
+  void initialize(const init::Initializer& init = init::Uniform(0.07), bool force_reinit = false) {
+    for (const auto& p : collect_params()) p->initialize(init, force_reinit);
+  }
+
+  void save_parameters(const std::string& path) const { io::save_parameters(collect_params(), path); }
+  void load_parameters(const std::string& path, bool allow_missing = false, bool ignore_extra = false) {
+    io::load_parameters(collect_params(), path, allow_missing, ignore_extra);
+  }
+
+  /// Adds a hook run after every call of this block; returns its id.
+  size_t register_forward_hook(ForwardHook hook) {
+    hooks_.emplace_back(next_hook_id_, std::move(hook));
+    return next_hook_id_++;
+  }
+  void remove_forward_hook(size_t id) {
+    for (auto it = hooks_.begin(); it != hooks_.end(); ++it)
+      if (it->first == id) {
+        hooks_.erase(it);
+        return;
+      }
+  }
+
+  /// Runs `x` through the block eagerly and prints each layer's name, type,
+  /// output shape and parameter count, and the total.
+  void summary(const TensorT<T>& x, std::ostream& os = std::cout);
+
+ protected:
+  TensorT<T> run_forward_hooks(const TensorT<T>& x, TensorT<T> y) {
+    for (const auto& h : hooks_) h.second(*this, x, y);
+    return y;
+  }
+
+  /// "Dense 'hidden': " — the prefix of this block's error messages.
+  std::string where() const {
+    const std::string path = prefix_.empty() ? "" : prefix_.substr(0, prefix_.size() - 1);
+    return type_name() + (path.empty() ? "" : " '" + path + "'") + ": ";
+  }
+
+ private:
+  void check_new_name(const std::string& name, const char* kind) const {
+    if (name.empty() || name.find('.') != std::string::npos)
+      throw Error(where() + "invalid " + kind + " name '" + name + "': names must be non-empty and contain no '.'");
+    for (const auto& c : children_)
+      if (c.first == name) throw Error(where() + "the name '" + name + "' is already used by a child block");
+    for (const auto& p : params_)
+      if (p.first == name) throw Error(where() + "the name '" + name + "' is already used by a parameter");
+  }
+
+  // Parameter names are stored in full, so re-rooting a block renames its subtree.
+  void set_prefix(const std::string& prefix) {
+    prefix_ = prefix;
+    for (auto& p : params_) p.second->set_name(prefix_ + p.first);
+    for (auto& c : children_) c.second->set_prefix(prefix_ + c.first + ".");
+  }
+
+  void collect_into(ParameterDictT<T>& dict) const {
+    for (const auto& p : params_) dict.add(p.second);
+    for (const auto& c : children_) c.second->collect_into(dict);
+  }
+
+  std::string prefix_;
+  std::vector<std::pair<std::string, ParamPtr>> params_;
+  std::vector<std::pair<std::string, BlockPtr>> children_;
+  std::vector<std::pair<size_t, ForwardHook>> hooks_;
+  size_t next_hook_id_ = 0;
+};
+
+template <class T>
+void BlockT<T>::summary(const TensorT<T>& x, std::ostream& os) {
+  std::vector<detail::SummaryRow> rows{{"", "Input", x.shape(), 0}};
+  // Rows for leaf layers and for blocks that own parameters directly, so
+  // containers (Sequential, a custom block of Dense children) are not repeated.
+  std::vector<std::pair<BlockT*, size_t>> hooked;
+  struct Unhook {
+    std::vector<std::pair<BlockT*, size_t>>& hooked;
+    ~Unhook() {
+      for (auto& [block, id] : hooked) block->remove_forward_hook(id);
+    }
+  } unhook{hooked};
+  std::function<void(BlockT&, const std::string&)> visit = [&](BlockT& b, const std::string& path) {
+    if (b.children_.empty() || !b.params_.empty()) {
+      const size_t id = b.register_forward_hook([&rows, path](const BlockT& blk, const TensorT<T>&, const TensorT<T>& y) {
+        int64_t own = 0;
+        for (const auto& p : blk.params_) own += p.second->size();  // after the forward: deferred shapes are known
+        rows.push_back({path, blk.describe(), y.shape(), own});
+      });
+      hooked.emplace_back(&b, id);
+    }
+    for (auto& c : b.children_) visit(*c.second, path.empty() ? c.first : path + "." + c.first);
+  };
+  visit(*this, "");
+  {
+    detail::EagerScope eager;
+    (*this)(x);
+  }
+  detail::print_summary(os, rows, collect_params().count());
+}
+
+using Block = BlockT<float>;
+
+}  // namespace hybrid::nn

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the build, test and fuzzing toolchain from Debian packages.
+# Quiet and quick when everything is already there; safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PACKAGES=(g++ cmake make libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-dev
+          clang libclang-rt-14-dev)
+
+# True when at least one path matches the glob pattern.
+have_file() {
+  compgen -G "$1" > /dev/null
+}
+
+missing=()
+for tool in g++ cmake make clang++; do
+  command -v "$tool" > /dev/null || missing+=("$tool")
+done
+have_file '/usr/include/eigen3/Eigen/Core' || missing+=(eigen3)
+have_file '/usr/share/cmake/nlohmann_json/nlohmann_jsonConfig.cmake' ||
+  have_file '/usr/lib/cmake/nlohmann_json/nlohmann_jsonConfig.cmake' || missing+=(nlohmann_json)
+have_file '/usr/include/catch2/catch.hpp' || missing+=(catch2)
+have_file '/usr/lib/*/cmake/benchmark/benchmarkConfig.cmake' || missing+=(benchmark)
+# libFuzzer's runtime, for the fuzz targets built with clang++.
+have_file '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' || missing+=(libfuzzer)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing packages (missing: ${missing[*]})"
+SUDO=()
+if [ "$(id -u)" -ne 0 ] && command -v sudo > /dev/null; then
+  SUDO=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
