@@ -31,7 +31,7 @@ int main() {
   // --- Reductions -------------------------------------------------------
   std::cout << "sum of all elements: " << hybrid::sum(grid).item() << '\n';
   std::cout << "column sums (axis 0): " << hybrid::sum(grid, 0) << '\n';
-  std::cout << "row maxima (axis -1, keepdims): " << hybrid::max(grid, -1, /*keepdims=*/true) << '\n';
+  std::cout << "row maxima (axis -1, keepdims):\n" << hybrid::max(grid, -1, /*keepdims=*/true) << '\n';
   std::cout << "softmax of the first row: " << hybrid::softmax(hybrid::slice(grid, 0, 0, 1)) << "\n\n";
 
   // --- Matrix products --------------------------------------------------
@@ -39,7 +39,7 @@ int main() {
   Tensor weight = hybrid::reshape(hybrid::arange(8), {4, 2});
   Tensor product = hybrid::matmul(grid, weight);
   std::cout << "grid @ weight =\n" << product << "\n\n";
-  std::cout << "transpose(twos @ twos) = " << hybrid::transpose(hybrid::matmul(twos, twos)) << "\n\n";
+  std::cout << "transpose(twos @ twos) =\n" << hybrid::transpose(hybrid::matmul(twos, twos)) << "\n\n";
 
   // --- Handles and values -----------------------------------------------
   Tensor alias = grid;          // shares storage with grid

@@ -64,11 +64,16 @@ inline std::ostream& operator<<(std::ostream& os, const Shape& s) { return os <<
 
 /// Element count; rejects negative extents and products that overflow int64.
 inline int64_t checked_numel(const Shape& s, const char* op = "shape") {
-  int64_t n = 1;
+  bool has_zero = false;
   for (int64_t d : s) {
     if (d < 0)
       throw ShapeError(std::string(op) + ": negative dimension in shape " + to_string(s));
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+    has_zero = has_zero || d == 0;
+  }
+  if (has_zero) return 0;  // whatever the other extents, in any order
+  int64_t n = 1;
+  for (int64_t d : s) {
+    if (n > std::numeric_limits<int64_t>::max() / d)
       throw ShapeError(std::string(op) + ": element count of shape " + to_string(s) +
                        " overflows");
     n *= d;
@@ -78,6 +83,8 @@ inline int64_t checked_numel(const Shape& s, const char* op = "shape") {
 
 /// Element count of a shape already known to be valid.
 inline int64_t numel(const Shape& s) {
+  for (int64_t d : s)
+    if (d == 0) return 0;  // before multiplying: the other extents may overflow together
   int64_t n = 1;
   for (int64_t d : s) n *= d;
   return n;

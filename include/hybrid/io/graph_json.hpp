@@ -5,6 +5,7 @@
 // everything before trusting it: a bad file raises FormatError naming the
 // file and the node, never a crash or an allocation sized by unchecked input.
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -24,23 +25,33 @@ using ordered_json = nlohmann::ordered_json;
 
 namespace detail {
 
+/// The reader's JSON: objects in std::map, so lookups stay logarithmic
+/// however many keys a hostile file puts in one object.
+using json_in = nlohmann::json;
+
+/// Graph files nest five levels deep; anything far deeper is rejected while
+/// parsing, so no later recursion (printing, comparing) can exhaust the stack.
+inline constexpr int kMaxJsonDepth = 64;
+
 /// One Attrs field: its key in the file, and how it is written and read.
 struct AttrCodec {
   AttrField field;
   const char* key;
   void (*write)(const Attrs&, ordered_json&);
-  void (*read)(const ordered_json&, Attrs&);  // throws std::string on a bad value
+  void (*read)(const json_in&, Attrs&);  // throws std::string on a bad value
 };
 
-inline int64_t as_int(const ordered_json& v) {
+inline int64_t as_int(const json_in& v) {
   if (!v.is_number_integer()) throw std::string("expects an integer");
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    throw std::string("has an integer out of range: " + v.dump());
   return v.get<int64_t>();
 }
-inline bool as_bool(const ordered_json& v) {
+inline bool as_bool(const json_in& v) {
   if (!v.is_boolean()) throw std::string("expects true or false");
   return v.get<bool>();
 }
-inline Shape as_shape(const ordered_json& v, bool allow_minus_one) {
+inline Shape as_shape(const json_in& v, bool allow_minus_one) {
   if (!v.is_array()) throw std::string("expects an array of integers");
   if (v.size() > static_cast<size_t>(Shape::kMaxDims))
     throw std::string("has more than " + std::to_string(Shape::kMaxDims) + " dimensions");
@@ -54,44 +65,17 @@ inline Shape as_shape(const ordered_json& v, bool allow_minus_one) {
 }
 inline ordered_json shape_json(const Shape& s) { return ordered_json(s.to_vector()); }
 
-inline const std::vector<AttrCodec>& attr_codecs() {
-  static const std::vector<AttrCodec> codecs = {
-      {kAttrAxis, "axis",
-       [](const Attrs& a, ordered_json& j) { j = a.axis == kAllAxes ? ordered_json(nullptr) : ordered_json(a.axis); },
-       [](const ordered_json& j, Attrs& a) { a.axis = j.is_null() ? kAllAxes : as_int(j); }},
-      {kAttrKeepdims, "keepdims", [](const Attrs& a, ordered_json& j) { j = a.keepdims; },
-       [](const ordered_json& j, Attrs& a) { a.keepdims = as_bool(j); }},
-      {kAttrScalar, "scalar", [](const Attrs& a, ordered_json& j) { j = a.scalar; },
-       [](const ordered_json& j, Attrs& a) {
-         if (!j.is_number()) throw std::string("expects a number");
-         a.scalar = j.get<double>();
-       }},
-      {kAttrShape, "shape", [](const Attrs& a, ordered_json& j) { j = shape_json(a.shape); },
-       [](const ordered_json& j, Attrs& a) { a.shape = as_shape(j, true); }},
-      {kAttrPerm, "perm", [](const Attrs& a, ordered_json& j) { j = shape_json(a.perm); },
-       [](const ordered_json& j, Attrs& a) { a.perm = as_shape(j, false); }},
-      {kAttrBegin, "begin", [](const Attrs& a, ordered_json& j) { j = a.begin; },
-       [](const ordered_json& j, Attrs& a) { a.begin = as_int(j); }},
-      {kAttrEnd, "end", [](const Attrs& a, ordered_json& j) { j = a.end; },
-       [](const ordered_json& j, Attrs& a) { a.end = as_int(j); }},
-      {kAttrFlatten, "flatten", [](const Attrs& a, ordered_json& j) { j = a.flatten; },
-       [](const ordered_json& j, Attrs& a) { a.flatten = as_bool(j); }},
-      {kAttrNoBias, "no_bias", [](const Attrs& a, ordered_json& j) { j = a.no_bias; },
-       [](const ordered_json& j, Attrs& a) { a.no_bias = as_bool(j); }},
-      {kAttrActivation, "activation",
-       [](const Attrs& a, ordered_json& j) {
-         j = a.activation < 0 ? std::string() : std::string(op_def(static_cast<OpCode>(a.activation)).name);
-       },
-       [](const ordered_json& j, Attrs& a) {
-         if (!j.is_string()) throw std::string("expects an activation name");
-         const std::string name = j.get<std::string>();
-         OpCode op;
-         if (name.empty()) a.activation = -1;
-         else if (op_from_name(name, op) && has_trait(op, kActivation)) a.activation = static_cast<int>(op);
-         else throw std::string("names no activation: '" + name + "'");
-       }},
-  };
-  return codecs;
+/// Rejects a shape whose non-zero extents multiply past int64: a zero extent
+/// makes the element count 0, but strides and flattened feature counts still
+/// multiply the other extents.
+inline void check_extents(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s)
+    if (d > 0) {
+      if (n > std::numeric_limits<int64_t>::max() / d)
+        throw std::string("shape " + to_string(s) + ": the product of its extents overflows");
+      n *= d;
+    }
 }
 
 /// Non-finite values are strings: JSON has no NaN or infinity.
@@ -102,8 +86,13 @@ ordered_json value_json(T v) {
   return static_cast<double>(v);
 }
 template <class T>
-T value_from_json(const ordered_json& j) {
-  if (j.is_number()) return static_cast<T>(j.get<double>());
+T value_from_json(const json_in& j) {
+  if (j.is_number()) {
+    const double v = j.get<double>();
+    if (std::isfinite(v) && std::fabs(v) > static_cast<double>(std::numeric_limits<T>::max()))
+      throw std::string("has a value out of range for " + to_string(dtype_of<T>()) + ": " + j.dump());
+    return static_cast<T>(v);
+  }
   if (j.is_string()) {
     const std::string s = j.get<std::string>();
     if (s == "nan") return std::numeric_limits<T>::quiet_NaN();
@@ -111,6 +100,43 @@ T value_from_json(const ordered_json& j) {
     if (s == "-inf") return -std::numeric_limits<T>::infinity();
   }
   throw std::string("has a value that is not a number");
+}
+
+inline const std::vector<AttrCodec>& attr_codecs() {
+  static const std::vector<AttrCodec> codecs = {
+      {kAttrAxis, "axis",
+       [](const Attrs& a, ordered_json& j) { j = a.axis == kAllAxes ? ordered_json(nullptr) : ordered_json(a.axis); },
+       [](const json_in& j, Attrs& a) { a.axis = j.is_null() ? kAllAxes : as_int(j); }},
+      {kAttrKeepdims, "keepdims", [](const Attrs& a, ordered_json& j) { j = a.keepdims; },
+       [](const json_in& j, Attrs& a) { a.keepdims = as_bool(j); }},
+      {kAttrScalar, "scalar", [](const Attrs& a, ordered_json& j) { j = value_json(a.scalar); },
+       [](const json_in& j, Attrs& a) { a.scalar = value_from_json<double>(j); }},
+      {kAttrShape, "shape", [](const Attrs& a, ordered_json& j) { j = shape_json(a.shape); },
+       [](const json_in& j, Attrs& a) { a.shape = as_shape(j, true); }},
+      {kAttrPerm, "perm", [](const Attrs& a, ordered_json& j) { j = shape_json(a.perm); },
+       [](const json_in& j, Attrs& a) { a.perm = as_shape(j, false); }},
+      {kAttrBegin, "begin", [](const Attrs& a, ordered_json& j) { j = a.begin; },
+       [](const json_in& j, Attrs& a) { a.begin = as_int(j); }},
+      {kAttrEnd, "end", [](const Attrs& a, ordered_json& j) { j = a.end; },
+       [](const json_in& j, Attrs& a) { a.end = as_int(j); }},
+      {kAttrFlatten, "flatten", [](const Attrs& a, ordered_json& j) { j = a.flatten; },
+       [](const json_in& j, Attrs& a) { a.flatten = as_bool(j); }},
+      {kAttrNoBias, "no_bias", [](const Attrs& a, ordered_json& j) { j = a.no_bias; },
+       [](const json_in& j, Attrs& a) { a.no_bias = as_bool(j); }},
+      {kAttrActivation, "activation",
+       [](const Attrs& a, ordered_json& j) {
+         j = a.activation < 0 ? std::string() : std::string(op_def(static_cast<OpCode>(a.activation)).name);
+       },
+       [](const json_in& j, Attrs& a) {
+         if (!j.is_string()) throw std::string("expects an activation name");
+         const std::string name = j.get<std::string>();
+         OpCode op;
+         if (name.empty()) a.activation = -1;
+         else if (op_from_name(name, op) && has_trait(op, kActivation)) a.activation = static_cast<int>(op);
+         else throw std::string("names no activation: '" + name + "'");
+       }},
+  };
+  return codecs;
 }
 
 }  // namespace detail

@@ -30,7 +30,7 @@ class HybridBlockT : public BlockT<T> {
   /// inlined, so a hybridized model becomes one graph, not one per child.
   TensorT<T> operator()(const TensorT<T>& x) override {
     if (!runs_compiled(x)) return this->run_forward_hooks(x, this->forward(x));
-    return this->run_forward_hooks(x, call_compiled({x}));
+    return this->run_forward_hooks(x, call_compiled(&x, 1));
   }
 
   void hybridize(bool active = true, const HybridizeOptions& options = {}) override {
@@ -84,13 +84,16 @@ class HybridBlockT : public BlockT<T> {
   }
 
   /// Replays the plan for the inputs' signature, tracing and compiling it first if new.
-  TensorT<T> call_compiled(const std::vector<TensorT<T>>& inputs) {
+  TensorT<T> call_compiled(const std::vector<TensorT<T>>& inputs) { return call_compiled(inputs.data(), inputs.size()); }
+
+  TensorT<T> call_compiled(const TensorT<T>* inputs, size_t count) {
     // Per-thread scratch: a replay allocates nothing but its output.
     thread_local std::vector<Shape> signature;
     thread_local std::vector<const T*> input_ptrs, param_ptrs;
     signature.clear();
     input_ptrs.clear();
-    for (const auto& x : inputs) {
+    for (size_t k = 0; k < count; ++k) {
+      const TensorT<T>& x = inputs[k];
       if (!x.defined()) throw Error(this->where() + "called with an undefined tensor");
       signature.push_back(x.shape());
       input_ptrs.push_back(x.data());

@@ -87,6 +87,9 @@ TensorT<T> where(const TensorT<T>& cond, const TensorT<T>& a, const TensorT<T>& 
 namespace detail {
 template <class T>
 TensorT<T>& update(TensorT<T>& self, OpCode op, const TensorT<T>& o) {
+  if (!self.defined() || !o.defined())
+    throw Error(std::string(op_def(op).name) + " (in place): input " + (self.defined() ? "1" : "0") +
+                " is an undefined tensor");
   if (self.is_traced() || o.is_traced()) {
     self = binary(op, self, o);
     return self;
@@ -206,9 +209,12 @@ bool allclose(const TensorT<T>& a, const TensorT<T>& b, double rtol = 1e-5, doub
   const T* x = da.data();
   const T* y = db.data();
   for (int64_t i = 0; i < numel(out); ++i) {
+    if (std::isinf(x[i]) || std::isinf(y[i])) {  // infinities match only themselves
+      if (x[i] != y[i]) return false;
+      continue;
+    }
     const double d = std::abs(static_cast<double>(x[i]) - static_cast<double>(y[i]));
-    if (!(d <= atol + rtol * std::abs(static_cast<double>(y[i]))))
-      if (!(std::isinf(x[i]) && x[i] == y[i])) return false;
+    if (!(d <= atol + rtol * std::abs(static_cast<double>(y[i])))) return false;
   }
   return true;
 }
