@@ -88,7 +88,7 @@ int main() {
         return fancy_func(a, b, c, d);
       },
       Shape{});
-  std::cout << "The traced program, (1 + 2) + (3 + 4); an operand is named after its node (add5 is %5):\n"
+  std::cout << "The traced program, (1 + 2) + (3 + 4):\n"
             << graph::to_text(g);
   // 2. Compile: the optimizer sees the whole program, so it does the additions now.
   std::cout << "\nAfter optimization, the program is print(10) (the unused input stays in its signature):\n"
@@ -226,6 +226,6 @@ int main() {
   if (std::system("command -v dot > /dev/null 2>&1") == 0 && std::system("dot -Tsvg mlp.dot -o mlp.svg") == 0)
     std::cout << "rendered mlp.svg with Graphviz\n";
   else
-    std::cout << "render it with Graphviz: dot -Tsvg mlp.dot -o mlp.svg\n";
+    std::cout << "render it with Graphviz (Debian package graphviz): dot -Tsvg mlp.dot -o mlp.svg\n";
   return 0;
 }

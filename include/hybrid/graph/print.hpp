@@ -22,14 +22,8 @@ std::string op_label(const Node<T>& n) {
   return s;
 }
 
-template <class T>
-std::string node_name(const Graph<T>& g, int i) {
-  const Node<T>& n = g.nodes[i];
-  if (n.op == OpCode::variable) return n.name;
-  return std::string(op_def(n.op).name) + std::to_string(i);
-}
-
-/// One line per node: `%3 = fully_connected+relu(data, 0.weight, 0.bias) : (1, 256)`.
+/// One line per node: `%3 = fully_connected+relu(data, 0.weight, 0.bias) : (1, 256)`;
+/// variables appear by name, other operands as %index.
 template <class T>
 std::string to_text(const Graph<T>& g) {
   std::ostringstream os;
@@ -43,7 +37,12 @@ std::string to_text(const Graph<T>& g) {
       if (n.value.size() == 1) os << ' ' << n.value.data()[0];
     } else {
       os << op_label(n) << '(';
-      for (size_t k = 0; k < n.inputs.size(); ++k) os << (k ? ", " : "") << node_name(g, n.inputs[k]);
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        const int in = n.inputs[k];
+        os << (k ? ", " : "");
+        if (g.nodes[in].op == OpCode::variable) os << g.nodes[in].name;
+        else os << '%' << in;
+      }
       os << ')';
     }
     os << " : " << n.shape << '\n';
