@@ -72,7 +72,8 @@ double mlp_flops(const nn::HybridSequential& net, int batch) {
 class HandwrittenMLP {
  public:
   HandwrittenMLP(const nn::HybridSequential& net, int batch) {
-    const auto params = net.collect_params();
+    const auto dict = net.collect_params();
+    const std::vector<std::shared_ptr<nn::Parameter>> params(dict.begin(), dict.end());  // weight, bias, weight, …
     for (size_t i = 0; i + 1 < params.size(); i += 2) {
       const Tensor w = params[i]->data(), b = params[i + 1]->data();
       weights_.push_back(Eigen::Map<const RowMatrix>(w.data(), w.shape()[0], w.shape()[1]));

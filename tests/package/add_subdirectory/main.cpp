@@ -1,10 +1,22 @@
+// A consumer of the packaged library: builds a small hybridized model and
+// checks that the compiled graph agrees with eager execution.
 #include <hybrid/hybrid.hpp>
 
 #include <iostream>
 
 int main() {
-  // PACKAGE-TEST: add a tensor call here once hybrid.hpp is complete, e.g.
-  // if (hybrid::ones({2, 2}).size() != 4) return 1;
+  using namespace hybrid;
+  nn::HybridSequential net;
+  net.add(nn::Dense(8, "relu"), nn::Dense(2));
+  net.initialize();
+  const Tensor x = random::normal<float>({3, 4});
+  const Tensor eager = net(x);
+  net.hybridize();
+  const Tensor compiled = net(x);
+  if (!allclose(eager, compiled) || net.graph_ops().size() != 2) {
+    std::cerr << "hybridized output differs from eager output\n";
+    return 1;
+  }
   std::cout << "ok\n";
   return 0;
 }
