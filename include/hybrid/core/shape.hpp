@@ -70,15 +70,17 @@ inline int64_t checked_numel(const Shape& s, const char* op = "shape") {
       throw ShapeError(std::string(op) + ": negative dimension in shape " + to_string(s));
     has_zero = has_zero || d == 0;
   }
-  if (has_zero) return 0;  // whatever the other extents, in any order
+  // The non-zero extents must multiply without overflow even when a zero
+  // makes the count 0: kernels and shape rules multiply subsets of them.
   int64_t n = 1;
   for (int64_t d : s) {
+    if (d == 0) continue;
     if (n > std::numeric_limits<int64_t>::max() / d)
       throw ShapeError(std::string(op) + ": element count of shape " + to_string(s) +
                        " overflows");
     n *= d;
   }
-  return n;
+  return has_zero ? 0 : n;
 }
 
 /// Element count of a shape already known to be valid.

@@ -186,51 +186,83 @@ std::string graph_to_json(const graph::Graph<T>& g) {
 }
 
 /// Parses and validates a graph file's text; `source` names it in errors.
+/// Every problem is a FormatError naming `source` and the key or node at
+/// fault; nothing is allocated beyond what the text itself accounts for.
 template <class T>
 graph::Graph<T> graph_from_json(const std::string& text, const std::string& source) {
+  using detail::json_in;
   auto fail = [&](const std::string& where, const std::string& what) -> void {
     throw FormatError(source + ": " + where + (where.empty() ? "" : ": ") + what);
   };
-  ordered_json doc;
-  try {
-    doc = ordered_json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail("", std::string("malformed JSON: ") + e.what());
+  // Parse, refusing deep nesting and repeated keys as they are met.
+  json_in doc;
+  {
+    std::vector<std::unordered_set<std::string>> open_objects;
+    std::string problem;
+    auto on_event = [&](int depth, json_in::parse_event_t event, json_in& parsed) {
+      using E = json_in::parse_event_t;
+      if (depth > detail::kMaxJsonDepth && problem.empty())
+        problem = "values nest deeper than " + std::to_string(detail::kMaxJsonDepth) + " levels";
+      if (event == E::object_start) open_objects.emplace_back();
+      if (event == E::object_end && !open_objects.empty()) open_objects.pop_back();
+      if (event == E::key && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
+          problem.empty())
+        problem = "an object repeats the key '" + parsed.get<std::string>() + "'";
+      // Once something is wrong, discard every value: nothing deep is kept.
+      return problem.empty();
+    };
+    try {
+      doc = json_in::parse(text, on_event);
+    } catch (const nlohmann::json::exception& e) {
+      fail("", std::string("malformed JSON: ") + e.what());
+    }
+    if (!problem.empty()) fail("", problem);
   }
   if (!doc.is_object()) fail("", "the top level is not a JSON object");
-  auto require = [&](const ordered_json& obj, const char* key, const std::string& where) -> const ordered_json& {
-    if (!obj.is_object() || !obj.contains(key)) fail(where, std::string("missing key '") + key + "'");
+  auto require = [&](const json_in& obj, const char* key, const std::string& where) -> const json_in& {
+    if (!obj.is_object()) fail(where, "is not a JSON object");
+    if (!obj.contains(key)) fail(where, std::string("missing key '") + key + "'");
     return obj.at(key);
   };
-  const ordered_json& version = require(doc, "format_version", "");
-  if (!version.is_number_integer() || version.get<int64_t>() != kGraphFormatVersion)
+  const json_in& format = require(doc, "format", "");
+  if (format != "hybrid-symbol") fail("format", "must be \"hybrid-symbol\", got " + format.dump());
+  const json_in& version = require(doc, "format_version", "");
+  if (!version.is_number_integer() || version != kGraphFormatVersion)
     fail("format_version", "unsupported version " + version.dump() + " (this reader knows " +
                                std::to_string(kGraphFormatVersion) + ")");
-  const ordered_json& dtype = require(doc, "dtype", "");
+  const json_in& dtype = require(doc, "dtype", "");
   if (!dtype.is_string() || dtype.get<std::string>() != to_string(dtype_of<T>()))
     fail("dtype", "the graph holds " + dtype.dump() + " but is loaded as " + to_string(dtype_of<T>()));
-  const ordered_json& nodes = require(doc, "nodes", "");
+  const json_in& nodes = require(doc, "nodes", "");
   if (!nodes.is_array()) fail("nodes", "is not an array");
+  if (nodes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    fail("nodes", "has more nodes than fit an int");
 
   graph::Graph<T> g;
   std::unordered_set<std::string> variable_names;
-  auto node_ref = [&](const ordered_json& ref, int limit, const std::string& where) {
+  // A reference [node, output, version] to a node before `limit`.
+  auto node_ref = [&](const json_in& ref, int limit, const std::string& where) {
     if (!ref.is_array() || ref.size() != 3 || !ref[0].is_number_integer() || !ref[1].is_number_integer() ||
         !ref[2].is_number_integer())
-      fail(where, "is not a [node, output, version] triple of integers");
-    const int64_t id = ref[0].get<int64_t>();
-    if (id < 0 || id >= limit)
-      fail(where, "refers to node " + std::to_string(id) + (id >= 0 ? ", which does not come before it" : ""));
-    if (ref[1].get<int64_t>() != 0) fail(where, "refers to output " + ref[1].dump() + "; every op has one output");
-    return static_cast<int>(id);
+      fail(where, "is not a [node, output, version] triple of integers, got " + ref.dump());
+    if (ref[0].is_number_unsigned() ? ref[0].get<uint64_t>() >= static_cast<uint64_t>(limit)
+                                    : (ref[0].get<int64_t>() < 0 || ref[0].get<int64_t>() >= limit))
+      fail(where, "refers to node " + ref[0].dump() +
+                      (ref[0].get<int64_t>() < 0 && !ref[0].is_number_unsigned()
+                           ? ""
+                           : ", which does not come before it (" + std::to_string(limit) +
+                                 " nodes precede it; references must point backwards, so cycles are impossible)"));
+    if (ref[1] != 0) fail(where, "refers to output " + ref[1].dump() + "; every op has one output");
+    if (ref[2] != 0) fail(where, "has version " + ref[2].dump() + "; versions are always 0");
+    return static_cast<int>(ref[0].get<int64_t>());
   };
   for (size_t i = 0; i < nodes.size(); ++i) {
     const std::string where = "nodes[" + std::to_string(i) + "]";
-    const ordered_json& jn = nodes[i];
-    const ordered_json& jop = require(jn, "op", where);
-    const ordered_json& jname = require(jn, "name", where);
-    const ordered_json& jattrs = require(jn, "attrs", where);
-    const ordered_json& jinputs = require(jn, "inputs", where);
+    const json_in& jn = nodes[i];
+    const json_in& jop = require(jn, "op", where);
+    const json_in& jname = require(jn, "name", where);
+    const json_in& jattrs = require(jn, "attrs", where);
+    const json_in& jinputs = require(jn, "inputs", where);
     if (!jop.is_string() || !jname.is_string() || !jattrs.is_object() || !jinputs.is_array())
       fail(where, "op and name must be strings, attrs an object, inputs an array");
     OpCode op;
@@ -248,27 +280,49 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
       if (op == OpCode::constant) allowed = {"shape", "value"};
       for (auto it = jattrs.begin(); it != jattrs.end(); ++it)
         if (!allowed.count(it.key())) throw std::string("unexpected attribute '" + it.key() + "'");
-      for (const std::string& key : allowed)
-        if (!jattrs.contains(key)) throw std::string("missing attribute '" + key + "'");
-      if (has_trait(op, kSource) && !jinputs.empty()) throw std::string("a source node has no inputs");
+      for (const char* key : {"kind", "shape", "dtype", "value", "axis", "keepdims", "scalar", "perm", "begin",
+                              "end", "flatten", "no_bias", "activation"})
+        if (allowed.count(key) && !jattrs.contains(key)) throw std::string("missing attribute '") + key + "'";
+      if (has_trait(op, kSource) && !jinputs.empty())
+        throw std::string("a source node has no inputs, got " + std::to_string(jinputs.size()));
       if (op == OpCode::variable) {
-        const ordered_json& kind = jattrs.at("kind");
+        const json_in& kind = jattrs.at("kind");
         if (kind != "input" && kind != "param") throw std::string("attribute kind must be \"input\" or \"param\"");
-        if (jattrs.at("dtype") != to_string(dtype_of<T>())) throw std::string("dtype differs from the graph's");
-        const Shape shape = detail::as_shape(jattrs.at("shape"), false);
+        if (jattrs.at("dtype") != to_string(dtype_of<T>()))
+          throw std::string("dtype " + jattrs.at("dtype").dump() + " differs from the graph's");
+        if (name.empty()) throw std::string("a variable needs a non-empty name");
+        Shape shape;
+        try {
+          shape = detail::as_shape(jattrs.at("shape"), false);
+        } catch (const std::string& e) {
+          throw "attribute 'shape' " + e;
+        }
         checked_numel(shape, "variable");
-        if (!variable_names.insert(name).second) throw std::string("duplicate variable name");
+        detail::check_extents(shape);
+        if (!variable_names.insert(name).second) throw std::string("duplicate variable name '" + name + "'");
         g.add_variable(name, shape, kind == "input" ? graph::VarKind::input : graph::VarKind::param);
         continue;
       }
       if (op == OpCode::constant) {
-        const Shape shape = detail::as_shape(jattrs.at("shape"), false);
+        Shape shape;
+        try {
+          shape = detail::as_shape(jattrs.at("shape"), false);
+        } catch (const std::string& e) {
+          throw "attribute 'shape' " + e;
+        }
         const int64_t n = checked_numel(shape, "constant");
-        const ordered_json& values = jattrs.at("value");
+        detail::check_extents(shape);
+        const json_in& values = jattrs.at("value");
         if (!values.is_array() || static_cast<int64_t>(values.size()) != n)
           throw std::string("value must be an array of " + std::to_string(n) + " numbers for shape " + to_string(shape));
         TensorT<T> value = TensorT<T>::empty(shape);  // n is bounded by the file's own length
-        for (int64_t k = 0; k < n; ++k) value.data()[k] = detail::value_from_json<T>(values[static_cast<size_t>(k)]);
+        for (int64_t k = 0; k < n; ++k) {
+          try {
+            value.data()[k] = detail::value_from_json<T>(values[static_cast<size_t>(k)]);
+          } catch (const std::string& e) {
+            throw "attribute 'value' [" + std::to_string(k) + "] " + e;
+          }
+        }
         g.add_constant(std::move(value));
         continue;
       }
@@ -284,7 +338,21 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
       std::vector<int> inputs;
       for (size_t k = 0; k < jinputs.size(); ++k)
         inputs.push_back(node_ref(jinputs[k], static_cast<int>(i), at + ": inputs[" + std::to_string(k) + "]"));
-      g.add_op(op, std::move(inputs), std::move(attrs));  // validates arity and shapes
+      if (op == OpCode::concat && !inputs.empty() && attrs.axis != kAllAxes) {
+        // The shape rule sums the extents along the axis: check that the sum fits first.
+        const Shape& first = g.nodes[inputs[0]].shape;
+        const int axis = normalize_axis(attrs.axis, first.size(), def.name);
+        int64_t total = 0;
+        for (int in : inputs) {
+          const Shape& s = g.nodes[in].shape;
+          const int64_t extent = axis < s.size() ? s[axis] : 0;
+          if (extent > std::numeric_limits<int64_t>::max() - total)
+            throw std::string("the concatenated extent along axis " + std::to_string(axis) + " overflows");
+          total += extent;
+        }
+      }
+      const int id = g.add_op(op, std::move(inputs), std::move(attrs));  // validates arity and shapes
+      detail::check_extents(g.nodes[id].shape);
     } catch (const std::string& what) {
       fail(at, what);
     } catch (const FormatError&) {
@@ -293,22 +361,26 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
       fail(at, e.what());
     }
   }
-  const ordered_json& heads = require(doc, "heads", "");
+  const json_in& heads = require(doc, "heads", "");
   if (!heads.is_array() || heads.empty()) fail("heads", "must be a non-empty array");
   for (size_t k = 0; k < heads.size(); ++k)
     g.outputs.push_back(node_ref(heads[k], static_cast<int>(g.nodes.size()), "heads[" + std::to_string(k) + "]"));
-  const ordered_json& args = require(doc, "arg_nodes", "");
+  const json_in& args = require(doc, "arg_nodes", "");
   std::vector<int> expected;
   for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i)
     if (g.nodes[i].op == OpCode::variable) expected.push_back(i);
-  if (!args.is_array() || args != ordered_json(expected))
-    fail("arg_nodes", "must list the variable nodes in order: " + ordered_json(expected).dump());
+  if (!args.is_array() || args != json_in(expected))
+    fail("arg_nodes", "must list the variable nodes in order: " + json_in(expected).dump());
   return g;
 }
 
+/// A file's bytes. A path that is no readable regular file is the caller's
+/// mistake (Error), not a bad file (FormatError).
 inline std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error("cannot read '" + path + "': no such regular file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw FormatError(path + ": cannot open the file");
+  if (!in) throw Error("cannot open '" + path + "' for reading");
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();

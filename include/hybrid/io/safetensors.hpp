@@ -148,8 +148,14 @@ inline File::File(std::vector<unsigned char> bytes, std::string source)
   // track the keys of every open object and reject repeats.
   std::vector<std::unordered_set<std::string>> open_objects;
   std::string duplicate;
-  auto on_event = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+  bool too_deep = false;
+  auto on_event = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
     using E = nlohmann::json::parse_event_t;
+    // A header is two levels deep; deep nesting would only make later recursion overflow the stack.
+    if (depth > 16) {
+      too_deep = true;
+      return false;  // discard: the value is not kept
+    }
     if (event == E::object_start) open_objects.emplace_back();
     if (event == E::object_end && !open_objects.empty()) open_objects.pop_back();
     if (event == E::key && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
@@ -164,6 +170,7 @@ inline File::File(std::vector<unsigned char> bytes, std::string source)
   } catch (const nlohmann::json::exception& e) {
     detail::fail(source_, std::string("malformed JSON header: ") + e.what());
   }
+  if (too_deep) detail::fail(source_, "the JSON header nests deeper than 16 levels");
   if (!duplicate.empty()) detail::fail(source_, "the header repeats the key '" + duplicate + "'");
   if (!header.is_object()) detail::fail(source_, "the header must be a JSON object, got " + std::string(header.type_name()));
 

@@ -5,7 +5,9 @@
 // enclosing trace, and — hybridized, as imports() returns it — is traced once
 // per input signature, re-optimized and replayed like any HybridBlock. Shapes
 // are re-inferred for each signature, so a graph traced at batch 1 runs at
-// any batch size its ops allow.
+// any batch size its ops allow. Its own trace mirrors the file node for node
+// (inputs keep their names, constants their places), so exporting a
+// SymbolBlock writes the files it was loaded from again.
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -34,24 +36,55 @@ class SymbolBlockT : public HybridBlockT<T> {
 
   TensorT<T> forward(const TensorT<T>& x) override { return forward_inputs({x}); }
 
+  TensorT<T> operator()(const TensorT<T>& x) override {
+    if (!x.defined()) throw Error("SymbolBlock: called with an undefined tensor");
+    const CompiledCall guard(this, this->runs_compiled(x));
+    return HybridBlockT<T>::operator()(x);
+  }
+
   /// Calls a graph with several inputs, in the order given to imports().
   TensorT<T> operator()(const std::vector<TensorT<T>>& inputs) {
     if (inputs.size() == 1) return (*this)(inputs[0]);
     check_input_count(inputs.size());
-    bool eager = !this->runs_compiled(inputs[0]);
-    for (const auto& x : inputs) eager = eager || x.is_traced();
-    return eager ? forward_inputs(inputs) : this->call_compiled(inputs);
+    bool eager = false;
+    for (const auto& x : inputs) {
+      if (!x.defined()) throw Error("SymbolBlock: called with an undefined tensor");
+      eager = eager || !this->runs_compiled(x);
+    }
+    if (eager) return forward_inputs(inputs);
+    const CompiledCall guard(this, true);
+    return this->call_compiled(inputs);
   }
-  using HybridBlockT<T>::operator();
 
   std::string type_name() const override { return "SymbolBlock"; }
   /// The graph as loaded.
   const graph::Graph<T>& graph() const { return graph_; }
   const std::vector<std::string>& input_names() const { return input_names_; }
+  /// The shapes the inputs had when the graph was traced, in call order.
+  std::vector<Shape> input_shapes() const {
+    std::vector<Shape> shapes(input_names_.size());
+    for (const auto& [node, slot] : input_slot_) shapes[static_cast<size_t>(slot)] = graph_.nodes[node].shape;
+    return shapes;
+  }
+  /// Graphviz DOT / one line per node of the graph as loaded (no call needed).
+  std::string loaded_graph_dot() const { return graph::to_dot(graph_); }
+  std::string loaded_graph_text() const { return graph::to_text(graph_); }
+  /// DOT of the compiled graph that ran last or, before any hybridized call,
+  /// of the graph as loaded.
+  std::string graph_dot() const { return this->cached_plans() ? HybridBlockT<T>::graph_dot() : loaded_graph_dot(); }
 
  protected:
   TensorT<T> forward_inputs(const std::vector<TensorT<T>>& inputs) override {
     check_input_count(inputs.size());
+    trace::TraceState<T>* const state = trace::active_trace<T>();
+    if (state && compiled_call() == this) {
+      // This block's own trace: its input variables take the graph's names.
+      for (size_t k = 0; k < inputs.size(); ++k)
+        if (inputs[k].is_traced() && hybrid::detail::TensorAccess::trace(inputs[k]).get() == state) {
+          graph::Node<T>& v = state->graph.nodes[static_cast<size_t>(hybrid::detail::TensorAccess::node(inputs[k]))];
+          if (v.op == OpCode::variable && v.var_kind == graph::VarKind::input) v.name = input_names_[k];
+        }
+    }
     std::vector<TensorT<T>> values(graph_.nodes.size());
     std::vector<const TensorT<T>*> args;
     size_t next_param = 0;
@@ -61,17 +94,36 @@ class SymbolBlockT : public HybridBlockT<T> {
         values[i] = n.var_kind == graph::VarKind::input ? inputs[input_slot_.at(static_cast<int>(i))]
                                                         : params_[next_param++]->data();
       } else if (n.op == OpCode::constant) {
-        values[i] = n.value;
+        // While tracing, the constant enters the trace here, where the file has it.
+        values[i] = state ? hybrid::detail::traced_if_tracing(n.value.clone()) : n.value;
       } else {
         args.clear();
         for (int in : n.inputs) args.push_back(&values[in]);
         values[i] = ops::apply<T>(n.op, args.data(), static_cast<int>(args.size()), n.attrs);
       }
     }
-    return values[graph_.outputs[0]];
+    const TensorT<T>& out = values[graph_.outputs[0]];
+    // An eager result that is a constant or a parameter must not alias it.
+    return has_trait(graph_.nodes[graph_.outputs[0]].op, kSource) && !out.is_traced() ? out.clone() : out;
   }
 
  private:
+  /// The SymbolBlock whose compiled call runs on this thread, if any: only
+  /// then is a trace this block's own (and not an enclosing block's).
+  static const SymbolBlockT*& compiled_call() {
+    thread_local const SymbolBlockT* current = nullptr;
+    return current;
+  }
+  struct CompiledCall {
+    CompiledCall(const SymbolBlockT* self, bool active) : saved(compiled_call()) {
+      if (active) compiled_call() = self;
+    }
+    ~CompiledCall() { compiled_call() = saved; }
+    CompiledCall(const CompiledCall&) = delete;
+    CompiledCall& operator=(const CompiledCall&) = delete;
+    const SymbolBlockT* saved;
+  };
+
   SymbolBlockT(graph::Graph<T> g, std::vector<std::string> input_names, const std::string& source)
       : graph_(std::move(g)), input_names_(std::move(input_names)) {
     if (graph_.outputs.size() != 1)

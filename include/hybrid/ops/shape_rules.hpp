@@ -2,6 +2,7 @@
 // Shape inference, one rule per kind of op. Rules run at trace time, at
 // compile time and when an imported graph meets a new input shape; each
 // throws ShapeError naming the op and the shapes.
+#include <limits>
 #include <string>
 
 #include "../kernels/layout.hpp"
@@ -135,6 +136,8 @@ inline Shape concat(const char* op, const Shape* in, int n, const Attrs& a) {
     if (!ok)
       throw ShapeError(std::string(op) + ": shapes " + shapes_text(in, n) +
                        " differ outside axis " + std::to_string(axis));
+    if (out[axis] > std::numeric_limits<int64_t>::max() - in[i][axis])
+      throw ShapeError(std::string(op) + ": the joined extent along axis " + std::to_string(axis) + " overflows");
     out[axis] += in[i][axis];
   }
   return out;
