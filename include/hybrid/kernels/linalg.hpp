@@ -63,7 +63,9 @@ void fully_connected_kernel(const KernelArgs<T>& k) {
   Eigen::Map<const RowMatrix<T>> W(k.in[1], units, in_units);
   const T* bias = k.attrs.no_bias ? nullptr : k.in[2];
   const TileFn<T> act = k.attrs.activation >= 0 ? tile_fn_of<T>(static_cast<OpCode>(k.attrs.activation)) : nullptr;
-  const int64_t block = std::max<int64_t>(8, 16384 / std::max<int64_t>(units, 1));
+  // Blocks of about 256 KB of output: large enough for Eigen's GEMM panels, small
+  // enough that the epilogue finds them in L2.
+  const int64_t block = std::max<int64_t>(8, 65536 / std::max<int64_t>(units, 1));
   for (int64_t r0 = 0; r0 < rows; r0 += block) {
     const int64_t nr = std::min(block, rows - r0);
     T* y = k.out + r0 * units;
