@@ -242,3 +242,11 @@ TEMPLATE_TEST_CASE("slice: errors", "[ops][layout]", float, double) {
   CHECK_THROWS_AS(hybrid::slice(TensorT<T>(), 0, 0, 1), hybrid::Error);
   CHECK_THROWS_WITH(hybrid::slice(TensorT<T>(), 0, 0, 1), "slice: input 0 is an undefined tensor");
 }
+
+TEMPLATE_TEST_CASE("layout: concat takes a braced list", "[ops][layout]", float, double) {
+  using T = TestType;
+  const auto a = hybrid::arange<T>(3), b = hybrid::full<T>({2}, T(7));
+  const auto c = hybrid::concat({a, b}, 0);
+  CHECK(c.to_vector() == std::vector<T>{0, 1, 2, 7, 7});
+  CHECK(hybrid::concat({a}, -1).to_vector() == a.to_vector());
+}

@@ -166,6 +166,12 @@ TensorT<T> concat(const std::vector<TensorT<T>>& ts, int64_t axis = 0) {
   return ops::apply<T>(OpCode::concat, ptrs.data(), static_cast<int>(ptrs.size()), detail::axis_attrs<T>(axis));
 }
 
+/// concat({a, b}, axis): a braced list deduces the element type.
+template <class T>
+TensorT<T> concat(std::initializer_list<TensorT<T>> ts, int64_t axis = 0) {
+  return concat(std::vector<TensorT<T>>(ts), axis);
+}
+
 /// Elements [begin, end) along `axis`; negative bounds count from the end.
 template <class T>
 TensorT<T> slice(const TensorT<T>& t, int64_t axis, int64_t begin, int64_t end) {
