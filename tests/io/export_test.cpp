@@ -21,6 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "../support/files.hpp"
+#include "../support/models.hpp"
+
 using Catch::Contains;
 using hybrid::Error;
 using hybrid::FormatError;
@@ -33,43 +36,15 @@ namespace nn = hybrid::nn;
 namespace st = hybrid::io::safetensors;
 using ojson = nlohmann::ordered_json;
 
+using testing::HybridNetT;
+using testing::le64;
+using testing::read_bytes;
+using testing::seed_mlp;
+using testing::TempDir;
+using testing::write_bytes;
+
 namespace {
 
-/// A fresh directory, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("hybrid_export_test_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string le64(uint64_t n) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
-  return s;
-}
 
 /// Same shape and the same bytes.
 template <class T>
@@ -110,27 +85,6 @@ std::string argument_error_of(F&& f) {
 
 // ---------------------------------------------------------------------------
 // Models
-
-/// The seed chapter's MLP: Dense(256, relu) → Dense(128, relu) → Dense(2).
-template <class T>
-nn::HybridSequentialT<T> seed_mlp() {
-  nn::HybridSequentialT<T> net;
-  net.add(nn::DenseT<T>(256, "relu"), nn::DenseT<T>(128, "relu"), nn::DenseT<T>(2));
-  net.initialize();
-  return net;
-}
-
-/// The chapter's HybridNet: a Dense(4) hidden layer, relu, a Dense(2) output.
-template <class T>
-class HybridNetT : public nn::HybridBlockT<T> {
- public:
-  HybridNetT() {
-    hidden = this->register_block("hidden", nn::DenseT<T>(4));
-    output = this->register_block("output", nn::DenseT<T>(2));
-  }
-  TensorT<T> forward(const TensorT<T>& x) override { return (*output)(hybrid::relu((*hidden)(x))); }
-  std::shared_ptr<nn::DenseT<T>> hidden, output;
-};
 
 /// Constants of every kind: scalars, a broadcast ones(), non-finite values
 /// (-inf, inf, NaN) kept in the file, one made long before its use, softmax,

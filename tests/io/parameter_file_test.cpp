@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "../support/files.hpp"
+
 using Catch::Contains;
 using hybrid::Error;
 using hybrid::FormatError;
@@ -26,41 +28,13 @@ namespace fs = std::filesystem;
 namespace nn = hybrid::nn;
 namespace st = hybrid::io::safetensors;
 
+using testing::le64;
+using testing::read_bytes;
+using testing::TempDir;
+using testing::write_bytes;
+
 namespace {
 
-/// A fresh directory, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("hybrid_io_test_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string le64(uint64_t n) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
-  return s;
-}
 
 /// A file in the safetensors layout from a header text and data bytes.
 std::string file_bytes(const std::string& header, const std::string& data) {

@@ -7,37 +7,14 @@
 #include <thread>
 
 #include "../allocation_counter.hpp"
+#include "../support/models.hpp"
 
 using namespace hybrid;
+using testing::seed_mlp;
+template <class T>
+using HybridNet = testing::HybridNetT<T>;
 
 namespace {
-
-template <class T>
-nn::HybridSequentialT<T> seed_mlp() {
-  nn::HybridSequentialT<T> net;
-  net.add(nn::DenseT<T>(256, "relu"), nn::DenseT<T>(128, "relu"), nn::DenseT<T>(2));
-  net.initialize();
-  return net;
-}
-
-/// The chapter's HybridNet, printing inside forward, counting its forward runs.
-template <class T>
-class HybridNet : public nn::HybridBlockT<T> {
- public:
-  HybridNet() {
-    hidden = this->register_block("hidden", nn::DenseT<T>(4));
-    output = this->register_block("output", nn::DenseT<T>(2));
-  }
-  TensorT<T> forward(const TensorT<T>& x) override {
-    ++forward_runs;
-    std::cout << "value  x: " << x << "\n";
-    TensorT<T> h = relu((*hidden)(x));
-    std::cout << "result  : " << h << "\n";
-    return (*output)(h);
-  }
-  std::shared_ptr<nn::DenseT<T>> hidden, output;
-  int forward_runs = 0;
-};
 
 /// Captures std::cout for a scope.
 class CaptureCout {
@@ -129,6 +106,7 @@ TEST_CASE("a hybridized block traces once per signature and replays after", "[hy
 
 TEST_CASE("print inside forward: values eagerly, symbols while tracing, nothing on replays", "[hybridize]") {
   HybridNet<float> net;
+  net.print = true;
   net.initialize();
   const Tensor x = random::normal<float>({1, 3});
   std::string eager, traced, replayed;
