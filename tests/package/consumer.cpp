@@ -1,4 +1,4 @@
-// A consumer of the packaged library: builds a small hybridized model and
+// The program both consumer projects build (find_package and add_subdirectory): builds a small hybridized model and
 // checks that the compiled graph agrees with eager execution.
 #include <hybrid/hybrid.hpp>
 
