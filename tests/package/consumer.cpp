@@ -1,5 +1,5 @@
-// The program both consumer projects build (find_package and add_subdirectory): builds a small hybridized model and
-// checks that the compiled graph agrees with eager execution.
+// The program both consumer projects build (find_package, add_subdirectory):
+// a small hybridized model whose compiled graph must agree with eager execution.
 #include <hybrid/hybrid.hpp>
 
 #include <iostream>
