@@ -339,44 +339,36 @@ inline bool close(double got, double want, double rt, double at) {
   return std::abs(got - want) <= at + rt * std::abs(want);
 }
 
-/// Checks shape and every element of `got` against `want`; on a mismatch
-/// reports the first bad element. `atol_scale` widens the absolute tolerance
-/// for results that sum many terms.
-template <class T>
-void check_close(const hybrid::TensorT<T>& got, const Array& want, double atol_scale = 1) {
+/// Checks shape and every element of `got` against `want` with `same(got, want)`;
+/// on a mismatch reports how many differ and the first one.
+template <class T, class Same>
+void check_elements(const hybrid::TensorT<T>& got, const Array& want, Same same) {
   INFO("expected shape " << text(want.shape) << ", got " << got.shape());
   REQUIRE(dims(got.shape()) == want.shape);
   const std::vector<T> v = got.to_vector();
   REQUIRE(v.size() == want.v.size());
   size_t bad = 0, first = 0;
   for (size_t i = 0; i < v.size(); ++i)
-    if (!close(static_cast<double>(v[i]), want.v[i], rtol<T>(), atol<T>() * atol_scale) && bad++ == 0) first = i;
-  if (bad) {
-    INFO(bad << " of " << v.size() << " elements differ; first at flat index " << first << ": got "
-              << static_cast<double>(v[first]) << ", expected " << want.v[first]);
-    CHECK(bad == 0);
-  } else {
-    CHECK(bad == 0);
-  }
+    if (!same(static_cast<double>(v[i]), want.v[i]) && bad++ == 0) first = i;
+  std::ostringstream report;  // INFO is scoped: it must stand beside the CHECK
+  if (bad)
+    report << bad << " of " << v.size() << " elements differ; first at flat index " << first << ": got "
+           << static_cast<double>(v[first]) << ", expected " << want.v[first];
+  INFO(report.str());
+  CHECK(bad == 0);
+}
+
+/// Within the dtype's tolerance; `atol_scale` widens the absolute tolerance
+/// for results that sum many terms.
+template <class T>
+void check_close(const hybrid::TensorT<T>& got, const Array& want, double atol_scale = 1) {
+  check_elements(got, want, [&](double g, double w) { return close(g, w, rtol<T>(), atol<T>() * atol_scale); });
 }
 
 /// Exact comparison, for ops that only move or select values.
 template <class T>
 void check_equal(const hybrid::TensorT<T>& got, const Array& want) {
-  INFO("expected shape " << text(want.shape) << ", got " << got.shape());
-  REQUIRE(dims(got.shape()) == want.shape);
-  const std::vector<T> v = got.to_vector();
-  REQUIRE(v.size() == want.v.size());
-  size_t bad = 0, first = 0;
-  for (size_t i = 0; i < v.size(); ++i)
-    if (!(static_cast<double>(v[i]) == want.v[i]) && bad++ == 0) first = i;
-  if (bad) {
-    INFO(bad << " of " << v.size() << " elements differ; first at flat index " << first << ": got "
-              << static_cast<double>(v[first]) << ", expected " << want.v[first]);
-    CHECK(bad == 0);
-  } else {
-    CHECK(bad == 0);
-  }
+  check_elements(got, want, [](double g, double w) { return g == w; });
 }
 
 }  // namespace ref
