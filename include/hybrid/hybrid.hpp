@@ -10,24 +10,27 @@
 //   net.hybridize();
 //   y = net(x);           // traced once, then replayed
 //
-// Headers follow the data flow: core → ops/kernels → trace/graph → passes →
-// exec → nn → io.
+// Headers are layered: each folder includes only folders before it in this
+// list (docs/ARCHITECTURE.md; tests/layering checks it):
+// core → ops → kernels → table → graph → trace → api → autograd → passes →
+// exec → io → nn.
 #include "core/benchmark.hpp"
 #include "core/dtype.hpp"
 #include "core/errors.hpp"
 #include "core/random.hpp"
 #include "core/shape.hpp"
 #include "core/tensor.hpp"
-#include "ops/api.hpp"
-#include "ops/creation.hpp"
-#include "core/print.hpp"
-#include "trace/trace_function.hpp"
+#include "table/op_table.hpp"
 #include "graph/print.hpp"
 #include "graph/verify.hpp"
+#include "trace/trace_function.hpp"
+#include "api/tensor_ops.hpp"
+#include "api/creation.hpp"
+#include "api/print.hpp"
+#include "autograd/gradients.hpp"
 #include "passes/pipeline.hpp"
 #include "exec/executable.hpp"
 #include "exec/plan_cache.hpp"
-#include "nn/nn.hpp"
-#include "io/parameter_file.hpp"
 #include "io/graph_json.hpp"
-#include "io/symbol_block.hpp"
+#include "io/safetensors.hpp"
+#include "nn/nn.hpp"

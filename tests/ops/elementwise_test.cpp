@@ -380,7 +380,7 @@ TEMPLATE_TEST_CASE("elementwise: in-place shape errors", "[ops][elementwise]", f
 
 TEMPLATE_TEST_CASE("elementwise: in-place with an undefined operand names the op", "[ops][elementwise]",
                    float, double) {
-  // Known bug (ops/api.hpp, detail::update): an undefined tensor on either
+  // Known bug (api/tensor_ops.hpp, detail::update): an undefined tensor on either
   // side gives a shape message or Tensor::data()'s message, without the op.
   using T = TestType;
   TensorT<T> u;
@@ -455,7 +455,7 @@ TEMPLATE_TEST_CASE("elementwise: allclose", "[ops][elementwise]", float, double)
 
 TEMPLATE_TEST_CASE("elementwise: allclose tells infinities from other values", "[ops][elementwise]",
                    float, double) {
-  // Known bug (ops/api.hpp, allclose): with b infinite the tolerance
+  // Known bug (api/tensor_ops.hpp, allclose): with b infinite the tolerance
   // atol + rtol·|b| is infinite too, so any a passes, as NumPy's isclose does not.
   using T = TestType;
   const T inf = std::numeric_limits<T>::infinity();

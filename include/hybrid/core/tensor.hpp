@@ -95,7 +95,7 @@ class TensorT {
     return std::vector<T>(v, v + size());
   }
 
-  // In-place arithmetic (defined in ops/api.hpp): eager tensors update their
+  // In-place arithmetic (defined in api/tensor_ops.hpp): eager tensors update their
   // storage, symbols rebind to a new graph value.
   TensorT& operator+=(const TensorT& o);
   TensorT& operator-=(const TensorT& o);

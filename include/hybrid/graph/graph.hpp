@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "../core/tensor.hpp"
-#include "../ops/op_table.hpp"
+#include "../table/op_table.hpp"
 
 namespace hybrid::graph {
 

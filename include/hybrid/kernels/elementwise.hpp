@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernel_args.hpp"
+#include "../ops/kernel_args.hpp"
 
 namespace hybrid::kernels {
 

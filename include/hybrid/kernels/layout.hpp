@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernel_args.hpp"
+#include "../ops/kernel_args.hpp"
 
 namespace hybrid::kernels {
 

@@ -3,7 +3,7 @@
 // Activation and Dense's `activation` argument.
 #include <string>
 
-#include "../ops/api.hpp"
+#include "../api/tensor_ops.hpp"
 #include "hybrid_block.hpp"
 
 namespace hybrid::nn {

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "../io/parameter_file.hpp"
+#include "parameter_file.hpp"
 #include "hybridize_options.hpp"
 #include "parameter.hpp"
 #include "summary.hpp"
@@ -81,9 +81,9 @@ class BlockT {
   std::shared_ptr<B> register_block(std::string name, std::shared_ptr<B> block) {
     static_assert(std::is_base_of_v<BlockT<T>, B>, "register_block: not a block of this element type");
     check_new_name(name, "child block");
-    if (!block) throw Error(where() + "register_block('" + name + "'): the block is null");
+    if (!block) throw Error(error_context() + "register_block('" + name + "'): the block is null");
     if (static_cast<const BlockT*>(block.get()) == this)
-      throw Error(where() + "register_block('" + name + "'): a block cannot be its own child");
+      throw Error(error_context() + "register_block('" + name + "'): a block cannot be its own child");
     block->set_prefix(prefix_ + name + ".");
     children_.emplace_back(std::move(name), block);
     return block;
@@ -102,9 +102,9 @@ class BlockT {
   /// Registers a parameter under a full dotted name as it stands in a file
   /// ("0.weight"), for blocks rebuilt from an exported graph.
   ParamPtr register_parameter_path(const std::string& path, const Shape& shape) {
-    if (path.empty()) throw Error(where() + "a parameter name must not be empty");
+    if (path.empty()) throw Error(error_context() + "a parameter name must not be empty");
     for (const auto& p : params_)
-      if (p.first == path) throw Error(where() + "the name '" + path + "' is already used by a parameter");
+      if (p.first == path) throw Error(error_context() + "the name '" + path + "' is already used by a parameter");
     auto p = std::make_shared<ParameterT<T>>(prefix_ + path, shape, nullptr);
     params_.emplace_back(path, p);
     return p;
@@ -131,9 +131,9 @@ class BlockT {
     for (const auto& p : collect_params()) p->initialize(init, force_reinit);
   }
 
-  void save_parameters(const std::string& path) const { io::save_parameters(collect_params(), path); }
+  void save_parameters(const std::string& path) const { nn::save_parameters(collect_params(), path); }
   void load_parameters(const std::string& path, bool allow_missing = false, bool ignore_extra = false) {
-    io::load_parameters(collect_params(), path, allow_missing, ignore_extra);
+    nn::load_parameters(collect_params(), path, allow_missing, ignore_extra);
   }
 
   /// Adds a hook run after every call of this block; returns its id.
@@ -160,7 +160,7 @@ class BlockT {
   }
 
   /// "Dense 'hidden': " — the prefix of this block's error messages.
-  std::string where() const {
+  std::string error_context() const {
     const std::string path = prefix_.empty() ? "" : prefix_.substr(0, prefix_.size() - 1);
     return type_name() + (path.empty() ? "" : " '" + path + "'") + ": ";
   }
@@ -168,11 +168,11 @@ class BlockT {
  private:
   void check_new_name(const std::string& name, const char* kind) const {
     if (name.empty() || name.find('.') != std::string::npos)
-      throw Error(where() + "invalid " + kind + " name '" + name + "': names must be non-empty and contain no '.'");
+      throw Error(error_context() + "invalid " + kind + " name '" + name + "': names must be non-empty and contain no '.'");
     for (const auto& c : children_)
-      if (c.first == name) throw Error(where() + "the name '" + name + "' is already used by a child block");
+      if (c.first == name) throw Error(error_context() + "the name '" + name + "' is already used by a child block");
     for (const auto& p : params_)
-      if (p.first == name) throw Error(where() + "the name '" + name + "' is already used by a parameter");
+      if (p.first == name) throw Error(error_context() + "the name '" + name + "' is already used by a parameter");
   }
 
   // Parameter names are stored in full, so re-rooting a block renames its subtree.

@@ -4,7 +4,7 @@
 // in_units = 0 the weight's second dim is learned from the first input.
 #include <string>
 
-#include "../ops/api.hpp"
+#include "../api/tensor_ops.hpp"
 #include "activation.hpp"
 #include "hybrid_block.hpp"
 
@@ -24,7 +24,7 @@ class DenseT : public HybridBlockT<T> {
 
   TensorT<T> forward(const TensorT<T>& x) override {
     if (x.ndim() < 1)
-      throw ShapeError(this->where() + "needs an input with a batch axis, got shape " + to_string(x.shape()));
+      throw ShapeError(this->error_context() + "needs an input with a batch axis, got shape " + to_string(x.shape()));
     int64_t features = 1;  // everything after the batch axis is one feature vector
     for (int i = 1; i < x.ndim(); ++i) features *= x.shape()[i];
     const int64_t expected = weight_->shape()[1];
@@ -34,7 +34,7 @@ class DenseT : public HybridBlockT<T> {
       // below reports the uninitialized weight.
       if (weight_->is_deferred()) weight_->infer_shape(Shape{units_, features});
     } else if (features != expected) {
-      throw ShapeError(this->where() + "input of shape " + to_string(x.shape()) + " has " + std::to_string(features) +
+      throw ShapeError(this->error_context() + "input of shape " + to_string(x.shape()) + " has " + std::to_string(features) +
                        " features but weight '" + weight_->name() + "' of shape " + to_string(weight_->shape()) +
                        " expects " + std::to_string(expected));
     }

@@ -94,7 +94,7 @@ class HybridBlockT : public BlockT<T> {
     input_ptrs.clear();
     for (size_t k = 0; k < count; ++k) {
       const TensorT<T>& x = inputs[k];
-      if (!x.defined()) throw Error(this->where() + "called with an undefined tensor");
+      if (!x.defined()) throw Error(this->error_context() + "called with an undefined tensor");
       signature.push_back(x.shape());
       input_ptrs.push_back(x.data());
     }
@@ -131,7 +131,7 @@ class HybridBlockT : public BlockT<T> {
   const Compiled& last_plan(const char* what) const {
     const auto plan = plans_->last();
     if (!plan)
-      throw Error(this->where() + what + "() needs a compiled graph: call hybridize() and run the block once " +
+      throw Error(this->error_context() + what + "() needs a compiled graph: call hybridize() and run the block once " +
                   "on an input first (as in Gluon)");
     return *plan;  // plans are kept alive by the cache or by `last`
   }

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "../core/random.hpp"
-#include "../ops/creation.hpp"
+#include "../api/creation.hpp"
 #include "../trace/trace_state.hpp"
 
 namespace hybrid::nn::init {

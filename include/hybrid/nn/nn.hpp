@@ -10,3 +10,5 @@
 #include "lambda.hpp"
 #include "sequential.hpp"
 #include "summary.hpp"
+#include "parameter_file.hpp"
+#include "symbol_block.hpp"

@@ -38,7 +38,7 @@ class SequentialImpl : public Base {
 
   std::shared_ptr<BlockT<T>> operator[](size_t i) const {
     if (i >= size())
-      throw Error(this->where() + "index " + std::to_string(i) + " is out of range for " + std::to_string(size()) +
+      throw Error(this->error_context() + "index " + std::to_string(i) + " is out of range for " + std::to_string(size()) +
                   " blocks");
     return this->children()[i].second;
   }
@@ -61,11 +61,11 @@ class SequentialImpl : public Base {
   }
 
   void check(const BlockT<T>* block, size_t index) const {
-    if (!block) throw Error(this->where() + "add(): block " + std::to_string(index) + " is null");
+    if (!block) throw Error(this->error_context() + "add(): block " + std::to_string(index) + " is null");
     // Gluon's HybridSequential refuses plain Blocks: they could not be traced.
     if constexpr (std::is_base_of_v<HybridBlockT<T>, Base>) {
       if (!block->is_hybrid())
-        throw Error(this->where() + "child '" + std::to_string(index) + "' is a " + block->type_name() +
+        throw Error(this->error_context() + "child '" + std::to_string(index) + "' is a " + block->type_name() +
                     " (a Block, not a HybridBlock); only HybridBlocks can be hybridized");
     }
   }

@@ -3,7 +3,7 @@
 // once, now, with the op's own kernel, and becomes a constant.
 #include <vector>
 
-#include "../ops/dispatch.hpp"
+#include "../api/dispatch.hpp"
 #include "dead_code.hpp"
 
 namespace hybrid::passes {

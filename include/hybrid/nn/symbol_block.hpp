@@ -14,9 +14,9 @@
 #include <unordered_set>
 #include <vector>
 
-#include "../nn/hybrid_block.hpp"
-#include "graph_json.hpp"
-#include "safetensors.hpp"
+#include "hybrid_block.hpp"
+#include "../io/graph_json.hpp"
+#include "../io/safetensors.hpp"
 
 namespace hybrid::nn {
 

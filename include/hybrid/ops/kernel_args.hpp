@@ -2,8 +2,8 @@
 // The calling convention shared by every kernel: raw pointers and shapes, so
 // the same kernel runs eager tensors and the executor's arena buffers.
 #include "../core/shape.hpp"
-#include "../ops/attrs.hpp"
-#include "../ops/op_code.hpp"
+#include "attrs.hpp"
+#include "op_code.hpp"
 
 namespace hybrid {
 

@@ -7,38 +7,38 @@
 #include <utility>
 #include <vector>
 
-#include "../nn/parameter.hpp"
-#include "safetensors.hpp"
+#include "parameter.hpp"
+#include "../io/safetensors.hpp"
 
-namespace hybrid::io {
+namespace hybrid::nn {
 
 template <class T>
-void save_parameters(const nn::ParameterDictT<T>& params, const std::string& path) {
-  std::vector<safetensors::Entry> entries;
+void save_parameters(const ParameterDictT<T>& params, const std::string& path) {
+  std::vector<io::safetensors::Entry> entries;
   for (const auto& p : params) {
     if (!p->is_initialized())
       throw Error("save_parameters('" + path + "'): parameter '" + p->name() +
                   "' has not been initialized (run initialize() and, for deferred shapes, one forward pass)");
-    entries.push_back(safetensors::entry(p->name(), p->eager_data()));
+    entries.push_back(io::safetensors::entry(p->name(), p->eager_data()));
   }
-  safetensors::write(path, entries);
+  io::safetensors::write(path, entries);
 }
 
 /// Loads every parameter from `path`. Names, shapes and dtypes must match;
 /// all mismatches are reported together. `allow_missing` keeps parameters
 /// absent from the file; `ignore_extra` skips tensors the model lacks.
 template <class T>
-void load_parameters(const nn::ParameterDictT<T>& params, const std::string& path, bool allow_missing = false,
+void load_parameters(const ParameterDictT<T>& params, const std::string& path, bool allow_missing = false,
                      bool ignore_extra = false) {
-  const safetensors::File file = safetensors::read(path);
+  const io::safetensors::File file = io::safetensors::read(path);
 
   std::vector<std::string> missing, unexpected, mismatched;
-  std::vector<std::pair<nn::ParameterT<T>*, const safetensors::TensorInfo*>> plan;
+  std::vector<std::pair<ParameterT<T>*, const io::safetensors::TensorInfo*>> plan;
   for (const auto& p : params) {
-    const safetensors::TensorInfo* info = file.find(p->name());
+    const io::safetensors::TensorInfo* info = file.find(p->name());
     if (!info) {
       if (!allow_missing) missing.push_back(p->name());
-    } else if (info->dtype != p->dtype() || !nn::shape_compatible(p->shape(), info->shape)) {
+    } else if (info->dtype != p->dtype() || !shape_compatible(p->shape(), info->shape)) {
       mismatched.push_back(p->name() + " is " + to_string(info->dtype) + " " + to_string(info->shape) +
                            " in the file but " + to_string(p->dtype()) + " " + to_string(p->shape()) +
                            " in the model");
@@ -71,4 +71,4 @@ void load_parameters(const nn::ParameterDictT<T>& params, const std::string& pat
   for (size_t i = 0; i < plan.size(); ++i) plan[i].first->set_data(values[i]);
 }
 
-}  // namespace hybrid::io
+}  // namespace hybrid::nn

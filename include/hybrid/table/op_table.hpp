@@ -7,7 +7,7 @@
 
 #include "../kernels/linalg.hpp"
 #include "../kernels/reduce.hpp"
-#include "fused_program.hpp"
+#include "../ops/fused_program.hpp"
 #include "shape_rules.hpp"
 
 namespace hybrid {

@@ -1,0 +1,3 @@
+#pragma once
+// The gradient column of the op table (filled in below).
+#include "../api/tensor_ops.hpp"
