@@ -371,4 +371,156 @@ void check_equal(const hybrid::TensorT<T>& got, const Array& want) {
   check_elements(got, want, [](double g, double w) { return g == w; });
 }
 
+// ---------------------------------------------------------------------------
+// Multi-axis reductions, stacking, broadcasting, padding and indexing.
+
+/// Reduction over a set of non-negative axes (in any order, each once); an
+/// empty set reduces nothing, unlike reduce()'s axis -1.
+inline Array reduce_axes(const Array& x, const Dims& axes, bool keepdims, Reduce kind) {
+  std::vector<bool> reduced(x.shape.size(), false);
+  for (int64_t a : axes) reduced[static_cast<size_t>(a)] = true;
+  Array out;
+  for (size_t d = 0; d < x.shape.size(); ++d) {
+    if (!reduced[d]) out.shape.push_back(x.shape[d]);
+    else if (keepdims) out.shape.push_back(1);
+  }
+  const int64_t n_out = count(out.shape);
+  Values acc(static_cast<size_t>(n_out), kind == Reduce::max ? -std::numeric_limits<double>::infinity() : 0.0);
+  std::vector<int64_t> hits(static_cast<size_t>(n_out), 0);
+  for (int64_t i = 0; i < count(x.shape); ++i) {
+    const Dims idx = unravel(i, x.shape);
+    int64_t o = 0;
+    for (size_t d = 0; d < x.shape.size(); ++d)
+      if (!reduced[d]) o = o * x.shape[d] + idx[d];
+    acc[o] = kind == Reduce::max ? std::max(acc[o], x.v[i]) : acc[o] + x.v[i];
+    ++hits[o];
+  }
+  if (kind == Reduce::mean)
+    for (int64_t o = 0; o < n_out; ++o)
+      acc[o] = hits[o] ? acc[o] / static_cast<double>(hits[o]) : std::numeric_limits<double>::quiet_NaN();
+  out.v = acc;
+  return out;
+}
+
+/// Arrays of one shape joined along a new axis in [0, r].
+inline Array stack(const std::vector<Array>& xs, int axis) {
+  Array out;
+  out.shape = xs[0].shape;
+  out.shape.insert(out.shape.begin() + axis, static_cast<int64_t>(xs.size()));
+  out.v.resize(static_cast<size_t>(count(out.shape)));
+  for (int64_t i = 0; i < count(out.shape); ++i) {
+    Dims idx = unravel(i, out.shape);
+    const int64_t which = idx[axis];
+    idx.erase(idx.begin() + axis);
+    out.v[i] = xs[which].v[ravel(idx, xs[which].shape)];
+  }
+  return out;
+}
+
+/// x repeated to `target` (x must broadcast to it).
+inline Array broadcast_to(const Array& x, const Dims& target) {
+  Array out{Values(static_cast<size_t>(count(target))), target};
+  for (int64_t i = 0; i < count(target); ++i) out.v[i] = x.v[broadcast_offset(unravel(i, target), x.shape)];
+  return out;
+}
+
+/// Constant padding: widths holds (before, after) for every axis.
+inline Array pad(const Array& x, const Dims& widths, double value) {
+  Array out;
+  for (size_t d = 0; d < x.shape.size(); ++d) out.shape.push_back(widths[2 * d] + x.shape[d] + widths[2 * d + 1]);
+  out.v.assign(static_cast<size_t>(count(out.shape)), value);
+  for (int64_t i = 0; i < count(out.shape); ++i) {
+    Dims idx = unravel(i, out.shape);
+    bool inside = true;
+    for (size_t d = 0; d < idx.size(); ++d) {
+      idx[d] -= widths[2 * d];
+      inside = inside && idx[d] >= 0 && idx[d] < x.shape[d];
+    }
+    if (inside) out.v[i] = x.v[ravel(idx, x.shape)];
+  }
+  return out;
+}
+
+/// x's non-negative axis replaced by the indices' shape: out[o..., m..., i...] = x[o..., indices[m...], i...].
+inline Array take(const Array& x, const Array& indices, int axis) {
+  Array out;
+  out.shape.assign(x.shape.begin(), x.shape.begin() + axis);
+  out.shape.insert(out.shape.end(), indices.shape.begin(), indices.shape.end());
+  out.shape.insert(out.shape.end(), x.shape.begin() + axis + 1, x.shape.end());
+  out.v.resize(static_cast<size_t>(count(out.shape)));
+  const size_t k = indices.shape.size();
+  for (int64_t i = 0; i < count(out.shape); ++i) {
+    const Dims oi = unravel(i, out.shape);
+    const Dims mi(oi.begin() + axis, oi.begin() + axis + static_cast<std::ptrdiff_t>(k));
+    Dims xi(oi.begin(), oi.begin() + axis);
+    xi.push_back(static_cast<int64_t>(indices.v[ravel(mi, indices.shape)]));
+    xi.insert(xi.end(), oi.begin() + axis + static_cast<std::ptrdiff_t>(k), oi.end());
+    out.v[i] = x.v[ravel(xi, x.shape)];
+  }
+  return out;
+}
+
+/// One entry per line along a non-negative axis: out[..., ...] = x[..., index[...], ...].
+/// `index` holds one value per line, in the lines' row-major order.
+inline Array pick(const Array& x, const Array& index, int axis, bool keepdims) {
+  Array out;
+  for (size_t d = 0; d < x.shape.size(); ++d) {
+    if (static_cast<int>(d) != axis) out.shape.push_back(x.shape[d]);
+    else if (keepdims) out.shape.push_back(1);
+  }
+  Dims lines = x.shape;
+  lines[axis] = 1;
+  out.v.resize(static_cast<size_t>(count(lines)));
+  for (int64_t i = 0; i < count(lines); ++i) {
+    Dims idx = unravel(i, lines);
+    idx[axis] = static_cast<int64_t>(index.v[i]);
+    out.v[i] = x.v[ravel(idx, x.shape)];
+  }
+  return out;
+}
+
+/// A last axis of `depth` classes: on at each index, off elsewhere.
+inline Array one_hot(const Array& indices, int64_t depth, double on, double off) {
+  Array out;
+  out.shape = indices.shape;
+  out.shape.push_back(depth);
+  out.v.assign(static_cast<size_t>(count(out.shape)), off);
+  for (size_t p = 0; p < indices.v.size(); ++p)
+    out.v[p * static_cast<size_t>(depth) + static_cast<size_t>(indices.v[p])] = on;
+  return out;
+}
+
+/// The first index of the largest entry along a non-negative axis; NaN is larger than everything.
+inline Array argmax(const Array& x, int axis, bool keepdims) {
+  Array out;
+  for (size_t d = 0; d < x.shape.size(); ++d) {
+    if (static_cast<int>(d) != axis) out.shape.push_back(x.shape[d]);
+    else if (keepdims) out.shape.push_back(1);
+  }
+  Dims lines = x.shape;
+  lines[axis] = 1;
+  out.v.resize(static_cast<size_t>(count(lines)));
+  for (int64_t i = 0; i < count(lines); ++i) {
+    Dims idx = unravel(i, lines);
+    int64_t best = -1;
+    double best_value = 0;
+    for (int64_t e = 0; e < x.shape[axis]; ++e) {
+      idx[axis] = e;
+      const double v = x.v[ravel(idx, x.shape)];
+      if (best < 0 || (!std::isnan(best_value) && (std::isnan(v) || v > best_value))) {
+        best = e;
+        best_value = v;
+      }
+    }
+    out.v[i] = static_cast<double>(best);
+  }
+  return out;
+}
+
+/// GELU, exact form: x · Φ(x).
+inline double gelu(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
+
+/// SiLU: x · sigmoid(x).
+inline double silu(double x) { return x / (1 + std::exp(-x)); }
+
 }  // namespace ref

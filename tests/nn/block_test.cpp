@@ -403,3 +403,24 @@ TEST_CASE("double end to end: same model in float64", "[nn][block]") {
   CHECK_THAT(os.str(), Contains("Dense(4 -> 5, tanh)") && Contains("Activation(sigmoid)") &&
                            Contains("Total params: 37"));
 }
+
+namespace {
+// The library's free functions read naturally inside a block: no member
+// (such as an error-location helper) hides them from unqualified lookup.
+class Clamped : public nn::HybridBlock {
+ public:
+  Tensor forward(const Tensor& x) override {
+    const Tensor positive = greater(x, hybrid::zeros<float>({}));
+    return where(positive, sqrt(abs(x)), clip(x, -0.5, 0.5));
+  }
+};
+}  // namespace
+
+TEST_CASE("Blocks: unqualified tensor functions (where, clip) work inside forward", "[nn][block]") {
+  Clamped block;
+  const Tensor x = hybrid::from_vector<float>({-2, -0.25, 0, 4}, {4});
+  const std::vector<float> want = {-0.5f, -0.25f, 0, 2};
+  CHECK(block(x).to_vector() == want);
+  block.hybridize();
+  CHECK(block(x).to_vector() == want);
+}

@@ -108,11 +108,15 @@ TEST_CASE("Dense: configuration, description and parameter shapes", "[nn][dense]
 }
 
 TEST_CASE("Dense: unknown activation names and bad sizes are refused at construction", "[nn][dense]") {
-  CHECK_THROWS_AS(nn::Dense(4, "gelu"), Error);
-  CHECK_THROWS_WITH(nn::Dense(4, "gelu"), Contains("Dense") && Contains("unknown activation 'gelu'") &&
+  CHECK_THROWS_AS(nn::Dense(4, "mish"), Error);
+  // The valid names are the op table's activations.
+  CHECK_THROWS_WITH(nn::Dense(4, "mish"), Contains("Dense") && Contains("unknown activation 'mish'") &&
                                               Contains("\"relu\"") && Contains("\"sigmoid\"") &&
                                               Contains("\"tanh\"") && Contains("\"softrelu\"") &&
+                                              Contains("\"gelu\"") && Contains("\"silu\"") &&
                                               Contains("\"\" for none"));
+  // Ops that are not activations are not accepted as one.
+  CHECK_THROWS_WITH(nn::Dense(4, "exp"), Contains("unknown activation 'exp'"));
   CHECK_THROWS_WITH(nn::Dense(4, "Relu"), Contains("unknown activation 'Relu'"));
   CHECK_THROWS_WITH(nn::Activation("swish"), Contains("Activation") && Contains("unknown activation 'swish'"));
   CHECK_THROWS_WITH(nn::Activation(""), Contains("unknown activation ''"));
@@ -223,4 +227,20 @@ TEMPLATE_TEST_CASE("Activation and HybridLambda layers", "[nn][dense]", float, d
   CHECK(twice.is_hybrid());
   check_close(twice(x), {-4, -1, 0, 1, 6});
   CHECK_THROWS_WITH(nn::HybridLambdaT<T>(nullptr), Contains("HybridLambda"));
+}
+
+TEST_CASE("Dense: gelu and silu activations run as the fully_connected epilogue", "[nn][dense]") {
+  for (const char* act : {"gelu", "silu"}) {
+    INFO(act);
+    nn::HybridSequential net;
+    net.add(nn::Dense(8, act), nn::Dense(3));
+    net.initialize(nn::init::Xavier());
+    const hybrid::Tensor x = hybrid::random::normal<float>({4, 5});
+    const hybrid::Tensor eager = net(x);
+    net.hybridize();
+    const hybrid::Tensor y = net(x);
+    CHECK(hybrid::allclose(y, eager, 1e-5, 1e-6));
+    CHECK(net.graph_ops() == std::vector<std::string>{"fully_connected", "fully_connected"});
+    CHECK_THAT(net.graph_text(), Contains(std::string("fully_connected+") + act));
+  }
 }

@@ -277,7 +277,8 @@ TEST_CASE("a hybridized replay allocates nothing but its output", "[hybridize]")
   net(x);  // per-thread scratch exists after the first replay
   const long before = testing::allocations();
   for (int i = 0; i < 100; ++i) net(x);
-  CHECK((testing::allocations() - before) / 100 <= 1);  // the output tensor's control block and Storage
+  // The output tensor only: its control block with Storage, and its aligned data buffer.
+  CHECK(testing::allocations() - before <= 2 * 100);
 }
 
 TEMPLATE_TEST_CASE("one hybridized block called from 8 threads agrees with single-threaded calls", "[hybridize]",

@@ -52,6 +52,21 @@ std::vector<UnaryOp<T>> unary_ops() {
       {"pow -1", [](Ten a) { return hybrid::pow(a, -1); }, [](double x) { return 1 / x; }, 0.5, 4},
       {"pow 1.7", [](Ten a) { return hybrid::pow(a, 1.7); }, [](double x) { return std::pow(x, 1.7); }, 0.1, 5},
       {"pow 0", [](Ten a) { return hybrid::pow(a, 0); }, [](double) { return 1.0; }, -3, 3},
+      {"square", [](Ten a) { return hybrid::square(a); }, [](double x) { return x * x; }, -3, 3},
+      {"rsqrt", [](Ten a) { return hybrid::rsqrt(a); }, [](double x) { return 1 / std::sqrt(x); }, 0.05, 10},
+      {"log1p", [](Ten a) { return hybrid::log1p(a); }, [](double x) { return std::log1p(x); }, -0.95, 10},
+      {"log1p near 0", [](Ten a) { return hybrid::log1p(a); }, [](double x) { return std::log1p(x); }, -1e-4, 1e-4},
+      {"gelu", [](Ten a) { return hybrid::gelu(a); }, [](double x) { return ref::gelu(x); }, -6, 6},
+      {"silu", [](Ten a) { return hybrid::silu(a); }, [](double x) { return ref::silu(x); }, -8, 8},
+      {"leaky_relu", [](Ten a) { return hybrid::leaky_relu(a); }, [](double x) { return x > 0 ? x : 0.01 * x; },
+       -3, 3},
+      {"leaky_relu 0.2", [](Ten a) { return hybrid::leaky_relu(a, 0.2); },
+       [](double x) { return x > 0 ? x : 0.2 * x; }, -3, 3},
+      {"leaky_relu -0.5", [](Ten a) { return hybrid::leaky_relu(a, -0.5); },
+       [](double x) { return x > 0 ? x : -0.5 * x; }, -3, 3},
+      {"clip", [](Ten a) { return hybrid::clip(a, -0.5, 1.25); },
+       [](double x) { return std::min(std::max(x, -0.5), 1.25); }, -3, 3},
+      {"clip to a point", [](Ten a) { return hybrid::clip(a, 0.75, 0.75); }, [](double) { return 0.75; }, -3, 3},
   };
 }
 
@@ -462,4 +477,168 @@ TEMPLATE_TEST_CASE("elementwise: allclose tells infinities from other values", "
   CHECK_FALSE(hybrid::allclose(hybrid::full<T>({}, inf), hybrid::full<T>({}, -inf)));
   CHECK_FALSE(hybrid::allclose(hybrid::full<T>({}, 1), hybrid::full<T>({}, inf)));
   CHECK_FALSE(hybrid::allclose(hybrid::from_vector<T>({1, 2}), hybrid::from_vector<T>({1, -inf})));
+}
+
+// ---------------------------------------------------------------------------
+// square, rsqrt, log1p, gelu, silu, leaky_relu and clip: the reference
+// comparison is in unary_ops() above; here special values, attributes and errors.
+
+namespace {
+
+/// `f` at `v` alone (Eigen's scalar path) and at 16 copies of `v` (its
+/// vectorised path), all results in one list.
+template <class T, class F>
+std::vector<T> at_value(F f, T v) {
+  std::vector<T> out = f(hybrid::full<T>({}, v)).to_vector();
+  const std::vector<T> wide = f(hybrid::full<T>({16}, v)).to_vector();
+  out.insert(out.end(), wide.begin(), wide.end());
+  return out;
+}
+
+/// Every value is `want` (NaN matches NaN; the sign of an infinity counts).
+template <class T>
+bool all_are(const std::vector<T>& got, T want) {
+  for (T v : got)
+    if (std::isnan(want) ? !std::isnan(v) : v != want) return false;
+  return true;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("elementwise: special values of the new unary ops", "[ops][elementwise]", float, double) {
+  using T = TestType;
+  using Ten = const TensorT<T>&;
+  const T inf = std::numeric_limits<T>::infinity();
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  auto square = [](Ten a) { return hybrid::square(a); };
+  auto rsqrt = [](Ten a) { return hybrid::rsqrt(a); };
+  auto log1p = [](Ten a) { return hybrid::log1p(a); };
+  auto gelu = [](Ten a) { return hybrid::gelu(a); };
+  auto silu = [](Ten a) { return hybrid::silu(a); };
+  auto leaky = [](Ten a) { return hybrid::leaky_relu(a); };
+  auto clip = [](Ten a) { return hybrid::clip(a, -0.5, 1.25); };
+
+  CHECK(all_are(at_value<T>(square, -3), T(9)));
+  CHECK(all_are(at_value<T>(square, -inf), inf));
+  CHECK(all_are(at_value<T>(square, nan), nan));
+  CHECK(all_are(at_value<T>(square, std::numeric_limits<T>::max()), inf));  // overflows like x * x
+
+  CHECK(all_are(at_value<T>(rsqrt, 4), T(0.5)));
+  CHECK(all_are(at_value<T>(rsqrt, 0), inf));
+  CHECK(all_are(at_value<T>(rsqrt, -1), nan));
+  CHECK(all_are(at_value<T>(rsqrt, nan), nan));
+  CHECK(hybrid::rsqrt(hybrid::full<T>({}, inf)).item() == T(0));  // the vectorised float path: see below
+
+  CHECK(all_are(at_value<T>(log1p, 0), T(0)));
+  CHECK(all_are(at_value<T>(log1p, -1), -inf));
+  CHECK(all_are(at_value<T>(log1p, -2), nan));
+  CHECK(all_are(at_value<T>(log1p, inf), inf));
+  CHECK(all_are(at_value<T>(log1p, nan), nan));
+  // Accurate where 1 + x rounds to 1: the reason log1p exists.
+  for (T v : at_value<T>(log1p, T(1e-10))) CHECK(static_cast<double>(v) == Approx(1e-10).epsilon(1e-6));
+  for (T v : at_value<T>(log1p, T(-3e-9))) CHECK(static_cast<double>(v) == Approx(-3e-9).epsilon(1e-6));
+
+  CHECK(all_are(at_value<T>(gelu, 0), T(0)));
+  CHECK(all_are(at_value<T>(gelu, 10), T(10)));  // Φ(10) rounds to 1
+  CHECK(all_are(at_value<T>(gelu, inf), inf));
+  CHECK(all_are(at_value<T>(gelu, nan), nan));
+  CHECK(all_are(at_value<T>(gelu, -inf), T(0)));  // the limit, not -inf · 0
+  for (T v : at_value<T>(gelu, -10)) CHECK((v <= T(0) && v > T(-1e-20)));  // -10 · Φ(-10) ≈ -7.6e-23
+  for (T v : at_value<T>(gelu, 1)) CHECK(static_cast<double>(v) == Approx(0.8413447460685429).epsilon(1e-6));
+
+  CHECK(all_are(at_value<T>(silu, 0), T(0)));
+  CHECK(all_are(at_value<T>(silu, 50), T(50)));  // sigmoid(50) rounds to 1
+  CHECK(all_are(at_value<T>(silu, inf), inf));
+  CHECK(all_are(at_value<T>(silu, nan), nan));
+  CHECK(all_are(at_value<T>(silu, -inf), T(0)));
+  for (T v : at_value<T>(silu, -50)) CHECK((v <= T(0) && v > T(-1e-19)));  // -50 · e^-50 ≈ -9.6e-21
+  for (T v : at_value<T>(silu, 1)) CHECK(static_cast<double>(v) == Approx(0.7310585786300049).epsilon(1e-6));
+
+  CHECK(all_are(at_value<T>(leaky, -inf), -inf));
+  CHECK(all_are(at_value<T>(leaky, inf), inf));
+  CHECK(all_are(at_value<T>(leaky, nan), nan));
+  CHECK(all_are(at_value<T>(leaky, -2), static_cast<T>(-2 * static_cast<T>(0.01))));
+  CHECK(all_are(at_value<T>(leaky, 0), T(0)));
+
+  CHECK(all_are(at_value<T>(clip, -inf), T(-0.5)));
+  CHECK(all_are(at_value<T>(clip, inf), T(1.25)));
+  CHECK(all_are(at_value<T>(clip, nan), nan));  // NaN stays NaN
+  CHECK(all_are(at_value<T>(clip, 1), T(1)));
+}
+
+TEMPLATE_TEST_CASE("elementwise: leaky_relu and clip read their attributes", "[ops][elementwise]", float, double) {
+  using T = TestType;
+  const T inf = std::numeric_limits<T>::infinity();
+  const auto x = hybrid::from_vector<T>({-4, -1, -0.25, 0, 0.5, 3});
+  // The default slope is 0.01; slope 0 is relu, slope 1 the identity.
+  CHECK(hybrid::leaky_relu(x).to_vector() ==
+        std::vector<T>{-4 * T(0.01), -1 * T(0.01), T(-0.25) * T(0.01), 0, 0.5, 3});
+  CHECK(hybrid::leaky_relu(x, 0).to_vector() == hybrid::relu(x).to_vector());
+  CHECK(hybrid::leaky_relu(x, 1).to_vector() == x.to_vector());
+  CHECK(hybrid::leaky_relu(x, 2).to_vector() == std::vector<T>{-8, -2, -0.5, 0, 0.5, 3});
+  // Bounds are rounded to T, so a clipped value equals the bound in T.
+  const auto c = hybrid::clip(x, 0.1, 0.2).to_vector();
+  CHECK(c == std::vector<T>{T(0.1), T(0.1), T(0.1), T(0.1), T(0.2), T(0.2)});
+  CHECK(hybrid::clip(x, -1, 1).to_vector() == std::vector<T>{-1, -1, -0.25, 0, 0.5, 1});
+  // Infinite bounds: one side or neither limited.
+  CHECK(hybrid::clip(x, -inf, inf).to_vector() == x.to_vector());
+  CHECK(hybrid::clip(x, 0, inf).to_vector() == hybrid::relu(x).to_vector());
+  CHECK(hybrid::clip(x, -inf, -2).to_vector() == std::vector<T>{-4, -2, -2, -2, -2, -2});
+  // 0-d and 0-size inputs.
+  CHECK(hybrid::clip(hybrid::full<T>({}, 7), 0, 1).item() == T(1));
+  CHECK(hybrid::leaky_relu(hybrid::full<T>({}, -7), 0.5).item() == T(-3.5));
+  CHECK(hybrid::clip(hybrid::zeros<T>({2, 0}), 0, 1).shape() == Shape{2, 0});
+  CHECK(hybrid::leaky_relu(hybrid::zeros<T>({0})).shape() == Shape{0});
+}
+
+TEMPLATE_TEST_CASE("elementwise: clip bounds must be ordered numbers", "[ops][elementwise]", float, double) {
+  using T = TestType;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto x = hybrid::ones<T>({3});
+  CHECK_THROWS_AS(hybrid::clip(x, 2, 1), ShapeError);
+  CHECK_THROWS_WITH(hybrid::clip(x, 2, 1),
+                    Contains("clip: a_min 2") && Contains("must not exceed a_max 1"));
+  CHECK_THROWS_WITH(hybrid::clip(x, -0.5, -1.5), Contains("a_min -0.5") && Contains("a_max -1.5"));
+  CHECK_THROWS_AS(hybrid::clip(x, nan, 1), ShapeError);
+  CHECK_THROWS_WITH(hybrid::clip(x, nan, 1), Contains("clip: a_min nan") && Contains("must not exceed a_max 1"));
+  CHECK_THROWS_AS(hybrid::clip(x, 0, nan), ShapeError);
+  CHECK_THROWS_WITH(hybrid::clip(x, 0, nan), Contains("clip") && Contains("a_max nan"));
+  CHECK_THROWS_AS(hybrid::clip(x, nan, nan), ShapeError);
+  // Also while tracing: the shape rule runs when the op is recorded.
+  CHECK_THROWS_AS(hybrid::trace::trace_graph<T>([](const TensorT<T>& t) { return hybrid::clip(t, 1, 0); }, Shape{2}),
+                  ShapeError);
+  // Equal bounds are allowed.
+  CHECK(hybrid::clip(x, 5, 5).to_vector() == std::vector<T>{5, 5, 5});
+}
+
+TEMPLATE_TEST_CASE("elementwise: the new unary ops reject undefined inputs", "[ops][elementwise]", float, double) {
+  using T = TestType;
+  const TensorT<T> u;
+  CHECK_THROWS_AS(hybrid::square(u), hybrid::Error);
+  CHECK_THROWS_WITH(hybrid::square(u), "square: input 0 is an undefined tensor");
+  CHECK_THROWS_WITH(hybrid::rsqrt(u), "rsqrt: input 0 is an undefined tensor");
+  CHECK_THROWS_WITH(hybrid::log1p(u), "log1p: input 0 is an undefined tensor");
+  CHECK_THROWS_WITH(hybrid::gelu(u), "gelu: input 0 is an undefined tensor");
+  CHECK_THROWS_WITH(hybrid::silu(u), "silu: input 0 is an undefined tensor");
+  CHECK_THROWS_WITH(hybrid::leaky_relu(u, 0.1), "leaky_relu: input 0 is an undefined tensor");
+  CHECK_THROWS_WITH(hybrid::clip(u, 0, 1), "clip: input 0 is an undefined tensor");
+}
+
+TEST_CASE("elementwise: float sqrt and rsqrt of +inf on the vectorised path", "[ops][elementwise]") {
+  // Whole SIMD packets, not only a scalar tail: the kernels use exact square
+  // roots (Eigen's float sqrt under EIGEN_FAST_MATH gives NaN for +inf).
+  const float inf = std::numeric_limits<float>::infinity();
+  CHECK(hybrid::sqrt(hybrid::full<float>({8}, inf)).to_vector() == std::vector<float>(8, inf));
+  CHECK(hybrid::rsqrt(hybrid::full<float>({8}, inf)).to_vector() == std::vector<float>(8, 0.0f));
+  CHECK(all_are(hybrid::rsqrt(hybrid::full<float>({8}, -0.0f)).to_vector(), -inf));
+}
+
+TEST_CASE("elementwise: double sqrt and rsqrt of +inf and -0", "[ops][elementwise]") {
+  const double inf = std::numeric_limits<double>::infinity();
+  CHECK(all_are(at_value<double>([](const TensorT<double>& a) { return hybrid::sqrt(a); }, inf), inf));
+  CHECK(all_are(at_value<double>([](const TensorT<double>& a) { return hybrid::rsqrt(a); }, inf), 0.0));
+  CHECK(all_are(at_value<double>([](const TensorT<double>& a) { return hybrid::rsqrt(a); }, -0.0), -inf));
+  // float's scalar path (a 0-d tensor) is right too.
+  CHECK(hybrid::sqrt(hybrid::full<float>({}, std::numeric_limits<float>::infinity())).item() ==
+        std::numeric_limits<float>::infinity());
 }

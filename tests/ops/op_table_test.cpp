@@ -71,7 +71,7 @@ TEST_CASE("op table: traits agree with kernels and arities", "[ops][op_table]") 
       CHECK(d.tile<double>() != nullptr);
       CHECK(d.arity >= 1);
       CHECK(d.arity <= 3);
-      CHECK(d.infer == &hybrid::shape_rules::broadcast);
+      CHECK(d.scratch != nullptr);  // tiles need per-run scratch
     } else {
       CHECK(d.tile<float>() == nullptr);
       CHECK(d.tile<double>() == nullptr);
@@ -90,7 +90,7 @@ TEST_CASE("op table: traits agree with kernels and arities", "[ops][op_table]") 
     }
     if (hybrid::has_trait(op, hybrid::kReduce)) {
       CHECK(d.arity == 1);
-      CHECK((d.attrs & hybrid::kAttrAxis) != 0);
+      CHECK((d.attrs & hybrid::kAttrAxes) != 0);
       CHECK((d.attrs & hybrid::kAttrKeepdims) != 0);
     }
   }
@@ -119,8 +119,11 @@ TEST_CASE("op table: trait membership", "[ops][op_table]") {
     CHECK(has_trait(op, hybrid::kCommutative));
   for (OpCode op : {OpCode::sub, OpCode::div, OpCode::greater, OpCode::less, OpCode::where})
     CHECK_FALSE(has_trait(op, hybrid::kCommutative));
-  for (OpCode op : {OpCode::relu, OpCode::sigmoid, OpCode::tanh, OpCode::softrelu})
+  for (OpCode op : {OpCode::relu, OpCode::sigmoid, OpCode::tanh, OpCode::softrelu, OpCode::gelu, OpCode::silu})
     CHECK(has_trait(op, hybrid::kActivation));
+  // An activation runs as a fully_connected epilogue with no attributes of its own.
+  for (int i = 0; i < hybrid::kOpCount; ++i)
+    if (has_trait(code(i), hybrid::kActivation)) CHECK(op_def(code(i)).attrs == 0u);
   CHECK_FALSE(has_trait(OpCode::exp, hybrid::kActivation));
   for (OpCode op : {OpCode::sum, OpCode::mean, OpCode::max}) CHECK(has_trait(op, hybrid::kReduce));
   for (OpCode op : {OpCode::reshape, OpCode::transpose, OpCode::concat, OpCode::slice})
@@ -142,8 +145,11 @@ TEST_CASE("op table: infer_shape checks arity and normalises axes", "[ops][op_ta
   CHECK_THROWS_AS(hybrid::infer_shape(OpCode::add, one, 1, attrs), hybrid::ShapeError);
   CHECK_THROWS_WITH(hybrid::infer_shape(OpCode::add, one, 1, attrs), "add: expects 2 inputs, got 1");
 
-  attrs.axis = -1;
+  attrs.axes = Shape{-1};
   CHECK(hybrid::infer_shape(OpCode::sum, one, 1, attrs) == Shape{2});
+  CHECK(attrs.axes == Shape{1});
+  attrs.axis = -1;
+  CHECK(hybrid::infer_shape(OpCode::softmax, one, 1, attrs) == Shape{2, 3});
   CHECK(attrs.axis == 1);
 
   // An output whose element count overflows is rejected at inference, before any kernel runs.
@@ -153,4 +159,50 @@ TEST_CASE("op table: infer_shape checks arity and normalises axes", "[ops][op_ta
   CHECK_THROWS_AS(hybrid::infer_shape(OpCode::add, two, 2, none), hybrid::ShapeError);
   CHECK_THROWS_WITH(hybrid::infer_shape(OpCode::add, two, 2, none),
                     Catch::Contains("add") && Catch::Contains("overflows"));
+}
+
+TEST_CASE("attribute descriptors: one per field, no key read twice by an op", "[ops][op_table]") {
+  uint32_t seen = 0;
+  for (const hybrid::AttrDesc& d : hybrid::kAttrDescs) {
+    INFO(d.key);
+    CHECK((seen & d.field) == 0u);  // each flag described once
+    seen |= d.field;
+    const int members = (d.integer != nullptr) + (d.boolean != nullptr) + (d.real != nullptr) + (d.list != nullptr);
+    CHECK(members == 1);
+    CHECK(std::string(d.meaning).size() > 0);
+  }
+  for (int i = 0; i < hybrid::kOpCount; ++i) {
+    const hybrid::OpDef& op = op_def(code(i));
+    INFO(op.name);
+    CHECK((op.attrs & ~seen) == 0u);  // every field an op reads has a descriptor
+    std::set<std::string> keys;
+    for (const hybrid::AttrDesc& d : hybrid::kAttrDescs)
+      if (op.attrs & d.field) CHECK(keys.insert(d.key).second);
+  }
+}
+
+TEST_CASE("attribute descriptors drive attribute comparison", "[ops][op_table]") {
+  hybrid::Attrs a, b;
+  b.alpha = 0.2;
+  CHECK_FALSE(hybrid::same_attrs(op_def(OpCode::leaky_relu).attrs, a, b));
+  CHECK(hybrid::same_attrs(op_def(OpCode::relu).attrs, a, b));  // relu reads no alpha
+  b = a;
+  b.axes = hybrid::Shape{0, 2};
+  CHECK_FALSE(hybrid::same_attrs(op_def(OpCode::sum).attrs, a, b));
+  CHECK(hybrid::same_attrs(op_def(OpCode::softmax).attrs, a, b));
+}
+
+TEST_CASE("gradient column: every op has a rule or a reason for none", "[ops][op_table][autograd]") {
+  using hybrid::autograd::GradKind;
+  for (int i = 0; i < hybrid::kOpCount; ++i) {
+    const auto& g = hybrid::autograd::grad_def(code(i));
+    INFO(op_def(code(i)).name);
+    CHECK(static_cast<int>(g.code) == i);
+    CHECK((g.kind == GradKind::rule) == (g.rule_f32 != nullptr));
+    if (hybrid::has_trait(code(i), hybrid::kSource)) CHECK(g.kind == GradKind::not_differentiable);
+    if (hybrid::has_trait(code(i), hybrid::kInternal)) CHECK(g.kind == GradKind::internal);
+  }
+  // Integer-valued ops have zero gradients (API.md: comparisons give zero gradients).
+  for (OpCode op : {OpCode::greater, OpCode::less, OpCode::equal, OpCode::argmax, OpCode::one_hot})
+    CHECK(hybrid::autograd::grad_def(op).kind == GradKind::zero);
 }

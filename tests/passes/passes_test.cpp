@@ -5,6 +5,12 @@
 #include <hybrid/passes/pipeline.hpp>
 #include <hybrid/trace/trace_function.hpp>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "../reference.hpp"
+
 using namespace hybrid;
 using graph::Graph;
 
@@ -193,4 +199,108 @@ TEMPLATE_TEST_CASE("the pipeline preserves results", "[passes]", float, double) 
     INFO("options mask " << mask);
     CHECK(allclose(y[0], expected, std::is_same_v<T, float> ? 1e-5 : 1e-12, 1e-6));
   }
+}
+
+TEMPLATE_TEST_CASE("a chain of the new elementwise ops fuses into one node that keeps each node's attributes",
+                   "[passes]", float, double) {
+  using T = TestType;
+  // Two clips with different bounds: only both together limit to [-1, 1].
+  // Two leaky_relu of the same input with different slopes: CSE must keep both.
+  auto fn = [](const TensorT<T>& x) {
+    const TensorT<T> c = clip(clip(x, -3.0, 1.0), -1.0, 3.0);
+    const TensorT<T> l = leaky_relu(c, 0.25) + leaky_relu(c, 0.5);
+    const TensorT<T> g = gelu(l) + silu(x);
+    return log1p(rsqrt(square(g) + T(0.5)));
+  };
+  auto reference = [](double x) {
+    const double c = std::min(std::max(std::min(std::max(x, -3.0), 1.0), -1.0), 3.0);
+    const double l = (c > 0 ? c : 0.25 * c) + (c > 0 ? c : 0.5 * c);
+    const double g = ref::gelu(l) + ref::silu(x);
+    return std::log1p(1 / std::sqrt(g * g + 0.5));
+  };
+  const Shape shape{3, 700};  // several 512-element tiles
+  ref::Rng r(31);
+  const ref::Array xa = ref::random_array<T>(r, ref::dims(shape), -4, 4);
+  const TensorT<T> x = ref::tensor<T>(xa);
+  const TensorT<T> eager = fn(x);
+  const double rtol = std::is_same_v<T, float> ? 2e-5 : 1e-12, atol = std::is_same_v<T, float> ? 1e-6 : 1e-13;
+  CHECK(allclose(eager, ref::tensor<T>(ref::unary(xa, reference)), rtol, atol));
+
+  // The optimized graph: one fused node, whose program holds every op with its own attributes.
+  auto g = passes::optimize(trace::trace_graph<T>(fn, shape), HybridizeOptions{});
+  CHECK(count_compute(g) == 1);
+  REQUIRE(count_op(g, OpCode::fused_elementwise) == 1);
+  const auto& fused = g.nodes[g.outputs[0]];
+  REQUIRE(fused.op == OpCode::fused_elementwise);
+  REQUIRE(fused.attrs.program);
+  std::vector<std::string> ops;
+  std::vector<std::pair<double, double>> clips;
+  std::vector<double> slopes;
+  for (const FusedStep& s : fused.attrs.program->steps) {
+    ops.push_back(op_def(s.op).name);
+    if (s.op == OpCode::clip) clips.emplace_back(s.attrs.a_min, s.attrs.a_max);
+    if (s.op == OpCode::leaky_relu) slopes.push_back(s.attrs.alpha);
+  }
+  for (const char* op : {"clip", "leaky_relu", "gelu", "silu", "square", "rsqrt", "log1p"}) {
+    INFO("op " << op);
+    CHECK(std::count(ops.begin(), ops.end(), op) == (std::string(op) == "clip" || std::string(op) == "leaky_relu" ? 2 : 1));
+  }
+  std::sort(clips.begin(), clips.end());
+  CHECK(clips == std::vector<std::pair<double, double>>{{-3.0, 1.0}, {-1.0, 3.0}});
+  std::sort(slopes.begin(), slopes.end());
+  CHECK(slopes == std::vector<double>{0.25, 0.5});
+
+  // The compiled plan agrees with eager execution, with and without fusion.
+  for (bool fuse : {true, false}) {
+    HybridizeOptions o;
+    o.fuse = fuse;
+    exec::Executable<T> ex(passes::optimize(trace::trace_graph<T>(fn, shape), o), true);
+    const T* in[1] = {x.data()};
+    TensorT<T> y[1];
+    ex.run(in, nullptr, y);
+    INFO("fuse " << fuse);
+    CHECK(allclose(y[0], eager, rtol, atol));
+  }
+
+  // Hybridized, as a user sees it: one fused_elementwise node.
+  nn::HybridLambdaT<T> net(fn);
+  net.hybridize();
+  const TensorT<T> y = net(x);
+  CHECK(net.graph_ops() == std::vector<std::string>{"fused_elementwise"});
+  CHECK(allclose(y, eager, rtol, atol));
+  CHECK(allclose(net(x * T(0.5)), fn(x * T(0.5)), rtol, atol));  // the replay
+}
+
+TEST_CASE("common-subexpression elimination compares the new ops' attributes", "[passes]") {
+  Graph<double> g;
+  const int x = g.add_variable("data", {2, 3, 4}, graph::VarKind::input);
+  const int idx = g.add_constant(from_vector<double>({1, 0}));
+  std::vector<int> outs;
+  auto op = [&](OpCode code, std::vector<int> in, auto set) {
+    Attrs a;
+    set(a);
+    outs.push_back(g.add_op(code, std::move(in), a));
+  };
+  // Each op three times: the third repeats the first and merges; the second differs in one attribute.
+  for (double alpha : {0.1, 0.2, 0.1}) op(OpCode::leaky_relu, {x}, [&](Attrs& a) { a.alpha = alpha; });
+  for (double hi : {1.0, 2.0, 1.0}) op(OpCode::clip, {x}, [&](Attrs& a) { a.a_max = hi; });
+  for (double v : {0.0, 1.0, 0.0}) op(OpCode::pad, {x}, [&](Attrs& a) { a.pad_before = {0, 1, 0}; a.pad_after = {0, 0, 2}; a.constant_value = v; });
+  for (int64_t w : {1, 2, 1}) op(OpCode::pad, {x}, [&](Attrs& a) { a.pad_before = {0, w, 0}; a.pad_after = {0, 0, 0}; a.constant_value = 5; });
+  for (int64_t ax : {1, 2, 1}) op(OpCode::sum, {x}, [&](Attrs& a) { a.axes = {0, ax}; });
+  for (int64_t ax : {-1, -2, 2}) op(OpCode::max, {x}, [&](Attrs& a) { a.axes = {0, ax}; });  // -1 is 2
+  for (double on : {1.0, 2.0, 1.0}) op(OpCode::one_hot, {idx}, [&](Attrs& a) { a.depth = 3; a.on_value = on; });
+  for (int64_t depth : {3, 4, 3}) op(OpCode::one_hot, {idx}, [&](Attrs& a) { a.depth = depth; });
+  for (int64_t lead : {2, 3, 2}) op(OpCode::broadcast_to, {x}, [&](Attrs& a) { a.shape = {lead, 2, 3, 4}; });
+  for (int64_t ax : {0, 1, -3}) op(OpCode::take, {x, idx}, [&](Attrs& a) { a.axis = ax; });  // -3 is 0
+  for (bool keep : {false, true, false}) op(OpCode::argmax, {x}, [&](Attrs& a) { a.axis = 1; a.keepdims = keep; });
+  for (int64_t ax : {0, 3, 0}) op(OpCode::stack, {x, x}, [&](Attrs& a) { a.axis = ax; });
+  g.outputs = outs;
+  auto out = passes::eliminate_common_subexpressions(g);
+  for (OpCode code : {OpCode::leaky_relu, OpCode::clip, OpCode::sum, OpCode::max, OpCode::broadcast_to, OpCode::take,
+                      OpCode::argmax, OpCode::stack}) {
+    INFO(op_def(code).name);
+    CHECK(count_op(out, code) == 2);
+  }
+  CHECK(count_op(out, OpCode::pad) == 4);
+  CHECK(count_op(out, OpCode::one_hot) == 3);  // on 1 depth 3 appears in both triples
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "../table/run_kernel.hpp"
 #include "../trace/trace_state.hpp"
 
 namespace hybrid::ops {
@@ -46,7 +47,7 @@ TensorT<T> run_eager(OpCode op, const TensorT<T>* const* in, int n, Attrs& attrs
   }
   const Shape out_shape = infer_shape(op, shapes, n, attrs);
   TensorT<T> out = TensorT<T>::empty(out_shape);
-  op_def(op).kernel<T>()(KernelArgs<T>{op, ptrs, shapes, n, out.data(), out_shape, attrs});
+  run_kernel<T>(op, ptrs, shapes, n, out.data(), out_shape, attrs);
   return out;
 }
 

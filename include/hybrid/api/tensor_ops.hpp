@@ -32,6 +32,13 @@ Attrs axis_attrs(int64_t axis, bool keepdims = false) {
   at.keepdims = keepdims;
   return at;
 }
+/// Reduction attributes; no axes means every axis.
+inline Attrs axes_attrs(std::vector<int64_t> axes, bool keepdims) {
+  Attrs at;
+  at.axes = Shape(axes);
+  at.keepdims = keepdims;
+  return at;
+}
 }  // namespace detail
 
 // Elementwise, unary.
@@ -49,6 +56,28 @@ TensorT<T> pow(const TensorT<T>& a, detail::Scalar<T> exponent) {
   Attrs at;
   at.scalar = exponent;
   return detail::unary(OpCode::pow_scalar, a, at);
+}
+template <class T> TensorT<T> square(const TensorT<T>& a) { return detail::unary(OpCode::square, a); }
+template <class T> TensorT<T> rsqrt(const TensorT<T>& a) { return detail::unary(OpCode::rsqrt, a); }
+template <class T> TensorT<T> log1p(const TensorT<T>& a) { return detail::unary(OpCode::log1p, a); }
+/// GELU, exact (erf) form.
+template <class T> TensorT<T> gelu(const TensorT<T>& a) { return detail::unary(OpCode::gelu, a); }
+/// SiLU (swish): x · sigmoid(x).
+template <class T> TensorT<T> silu(const TensorT<T>& a) { return detail::unary(OpCode::silu, a); }
+/// x for x > 0, alpha · x otherwise.
+template <class T>
+TensorT<T> leaky_relu(const TensorT<T>& a, double alpha = 0.01) {
+  Attrs at;
+  at.alpha = alpha;
+  return detail::unary(OpCode::leaky_relu, a, at);
+}
+/// Each element limited to [a_min, a_max] (a_min <= a_max).
+template <class T>
+TensorT<T> clip(const TensorT<T>& a, double a_min, double a_max) {
+  Attrs at;
+  at.a_min = a_min;
+  at.a_max = a_max;
+  return detail::unary(OpCode::clip, a, at);
 }
 
 // Elementwise, binary: tensor ∘ tensor, tensor ∘ scalar, scalar ∘ tensor.
@@ -101,7 +130,7 @@ TensorT<T>& update(TensorT<T>& self, OpCode op, const TensorT<T>& o) {
   const T* ptrs[2] = {self.data(), o.data()};
   const Shape shapes[2] = {self.shape(), o.shape()};
   Attrs attrs;
-  op_def(op).kernel<T>()(KernelArgs<T>{op, ptrs, shapes, 2, self.data(), out, attrs});
+  run_kernel<T>(op, ptrs, shapes, 2, self.data(), out, attrs);
   return self;
 }
 }  // namespace detail
@@ -181,22 +210,110 @@ TensorT<T> slice(const TensorT<T>& t, int64_t axis, int64_t begin, int64_t end) 
   return detail::unary(OpCode::slice, t, at);
 }
 
-// Reductions.
-template <class T> TensorT<T> sum(const TensorT<T>& t) { return detail::unary(OpCode::sum, t, detail::axis_attrs<T>(kAllAxes)); }
-template <class T> TensorT<T> mean(const TensorT<T>& t) { return detail::unary(OpCode::mean, t, detail::axis_attrs<T>(kAllAxes)); }
-template <class T> TensorT<T> max(const TensorT<T>& t) { return detail::unary(OpCode::max, t, detail::axis_attrs<T>(kAllAxes)); }
+/// The tensors stacked along a new axis (in [-(r+1), r]); all have one shape.
 template <class T>
-TensorT<T> sum(const TensorT<T>& t, int64_t axis, bool keepdims = false) {
-  return detail::unary(OpCode::sum, t, detail::axis_attrs<T>(axis, keepdims));
+TensorT<T> stack(const std::vector<TensorT<T>>& ts, int64_t axis = 0) {
+  std::vector<const TensorT<T>*> ptrs;
+  for (const auto& t : ts) ptrs.push_back(&t);
+  return ops::apply<T>(OpCode::stack, ptrs.data(), static_cast<int>(ptrs.size()), detail::axis_attrs<T>(axis));
 }
 template <class T>
-TensorT<T> mean(const TensorT<T>& t, int64_t axis, bool keepdims = false) {
-  return detail::unary(OpCode::mean, t, detail::axis_attrs<T>(axis, keepdims));
+TensorT<T> stack(std::initializer_list<TensorT<T>> ts, int64_t axis = 0) {
+  return stack(std::vector<TensorT<T>>(ts), axis);
 }
+
+/// `sections` equal parts along `axis` (its extent must divide evenly). Each
+/// part is a slice, so a graph holds split as slice nodes.
 template <class T>
-TensorT<T> max(const TensorT<T>& t, int64_t axis, bool keepdims = false) {
-  return detail::unary(OpCode::max, t, detail::axis_attrs<T>(axis, keepdims));
+std::vector<TensorT<T>> split(const TensorT<T>& t, int64_t sections, int64_t axis = 0) {
+  const int ax = normalize_axis(axis, t.ndim(), "split");
+  const int64_t extent = t.shape()[ax];
+  if (sections <= 0 || extent % sections != 0)
+    throw ShapeError("split: axis " + std::to_string(ax) + " of shape " + to_string(t.shape()) +
+                     " does not split into " + std::to_string(sections) + " equal sections");
+  std::vector<TensorT<T>> parts;
+  const int64_t step = extent / sections;
+  for (int64_t i = 0; i < sections; ++i) parts.push_back(slice(t, ax, i * step, (i + 1) * step));
+  return parts;
 }
+
+/// x repeated along its extent-1 (and missing leading) axes to `shape`.
+template <class T>
+TensorT<T> broadcast_to(const TensorT<T>& t, const Shape& shape) {
+  Attrs at;
+  at.shape = shape;
+  return detail::unary(OpCode::broadcast_to, t, at);
+}
+
+/// Constant padding. `pad_width` holds (before, after) for every axis, as
+/// NumPy's and MXNet's pad: {1, 1, 0, 2} pads axis 0 by one on each side and
+/// axis 1 by two after.
+template <class T>
+TensorT<T> pad(const TensorT<T>& t, const std::vector<int64_t>& pad_width, double constant_value = 0) {
+  if (t.defined() && pad_width.size() != 2 * static_cast<size_t>(t.ndim())) {
+    std::string widths;
+    for (int64_t w : pad_width) widths += (widths.empty() ? "" : ", ") + std::to_string(w);
+    throw ShapeError("pad: pad_width (" + widths + ") needs 2 entries per axis of " + to_string(t.shape()));
+  }
+  Attrs at;
+  for (size_t d = 0; t.defined() && d < pad_width.size() / 2; ++d) {
+    at.pad_before.push_back(pad_width[2 * d]);
+    at.pad_after.push_back(pad_width[2 * d + 1]);
+  }
+  at.constant_value = constant_value;
+  return detail::unary(OpCode::pad, t, at);
+}
+
+// Indexing. Indices are stored in T and must be integers in range.
+
+/// Entries of `t` along `axis` at `indices`: the axis is replaced by the indices' shape.
+template <class T>
+TensorT<T> take(const TensorT<T>& t, const TensorT<T>& indices, int64_t axis = 0) {
+  return ops::apply<T>(OpCode::take, {&t, &indices}, detail::axis_attrs<T>(axis));
+}
+
+/// One entry per line of `t` along `axis`, chosen by `index` (Gluon's pick).
+template <class T>
+TensorT<T> pick(const TensorT<T>& t, const TensorT<T>& index, int64_t axis = -1, bool keepdims = false) {
+  return ops::apply<T>(OpCode::pick, {&t, &index}, detail::axis_attrs<T>(axis, keepdims));
+}
+
+/// A last axis of `depth` classes: on_value at each index, off_value elsewhere.
+template <class T>
+TensorT<T> one_hot(const TensorT<T>& indices, int64_t depth, double on_value = 1, double off_value = 0) {
+  Attrs at;
+  at.depth = depth;
+  at.on_value = on_value;
+  at.off_value = off_value;
+  return detail::unary(OpCode::one_hot, indices, at);
+}
+
+/// The index (stored in T) of the first largest entry along `axis`.
+template <class T>
+TensorT<T> argmax(const TensorT<T>& t, int64_t axis, bool keepdims = false) {
+  return detail::unary(OpCode::argmax, t, detail::axis_attrs<T>(axis, keepdims));
+}
+
+// Reductions: over every axis, one axis, or a list of axes.
+#define HYBRID_REDUCTION(FN, CODE)                                                                   \
+  template <class T>                                                                                 \
+  TensorT<T> FN(const TensorT<T>& t) {                                                               \
+    return detail::unary(OpCode::CODE, t, detail::axes_attrs({}, false));                            \
+  }                                                                                                  \
+  template <class T>                                                                                 \
+  TensorT<T> FN(const TensorT<T>& t, int64_t axis, bool keepdims = false) {                          \
+    return detail::unary(OpCode::CODE, t, detail::axes_attrs({axis}, keepdims));                     \
+  }                                                                                                  \
+  template <class T>                                                                                 \
+  TensorT<T> FN(const TensorT<T>& t, const std::vector<int64_t>& axes, bool keepdims = false) {      \
+    if (axes.empty()) throw ShapeError(std::string(#FN) + ": an empty axis list; call " #FN "(t) to reduce all axes"); \
+    return detail::unary(OpCode::CODE, t, detail::axes_attrs(axes, keepdims));                       \
+  }
+HYBRID_REDUCTION(sum, sum)
+HYBRID_REDUCTION(mean, mean)
+HYBRID_REDUCTION(max, max)
+#undef HYBRID_REDUCTION
+
 template <class T>
 TensorT<T> softmax(const TensorT<T>& t, int64_t axis = -1) {
   return detail::unary(OpCode::softmax, t, detail::axis_attrs<T>(axis));

@@ -28,6 +28,8 @@ class Shape {
   int64_t& operator[](int i) { return d_[i]; }
   const int64_t* begin() const { return d_; }
   const int64_t* end() const { return d_ + n_; }
+  int64_t* begin() { return d_; }
+  int64_t* end() { return d_ + n_; }
   int64_t back() const { return d_[n_ - 1]; }
 
   void push_back(int64_t v) {

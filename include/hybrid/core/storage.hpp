@@ -1,7 +1,6 @@
 #pragma once
 // Storage: one aligned, reference-counted buffer of elements. Tensors share it.
 #include <cstddef>
-#include <cstdlib>
 #include <memory>
 #include <new>
 
@@ -11,16 +10,16 @@ namespace hybrid {
 /// satisfies AVX-512 loads.
 inline constexpr std::size_t kAlignment = 64;
 
+// C++17's aligned operator new: portable (std::aligned_alloc is missing on MSVC).
 struct AlignedFree {
-  void operator()(void* p) const noexcept { std::free(p); }
+  void operator()(void* p) const noexcept { ::operator delete(p, std::align_val_t{kAlignment}); }
 };
 
 /// Allocates `bytes` (rounded up to the alignment) of uninitialised memory.
 inline std::unique_ptr<void, AlignedFree> aligned_alloc_bytes(std::size_t bytes) {
   const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
-  if (!p) throw std::bad_alloc();
-  return std::unique_ptr<void, AlignedFree>(p);
+  return std::unique_ptr<void, AlignedFree>(::operator new(rounded == 0 ? kAlignment : rounded,
+                                                           std::align_val_t{kAlignment}));
 }
 
 template <class T>

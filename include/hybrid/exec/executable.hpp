@@ -36,6 +36,7 @@ class Executable {
         arg_shapes_.push_back(graph_.nodes[in].shape);
       }
       max_args_ = std::max(max_args_, s.n_args);
+      scratch_elements_ = std::max(scratch_elements_, scratch_elements(node.op, node.attrs, s.n_args));
       steps_.push_back(s);
     }
     pool_.reserve(16);
@@ -72,7 +73,7 @@ class Executable {
       for (int a = 0; a < s.n_args; ++a) ctx->args[a] = ctx->ptr[args_[s.first_arg + a]];
       const graph::Node<T>& node = graph_.nodes[s.node];
       s.kernel(KernelArgs<T>{s.op, ctx->args.data(), &arg_shapes_[s.first_arg], s.n_args, ctx->ptr[s.node],
-                             node.shape, node.attrs});
+                             node.shape, node.attrs, static_cast<T*>(ctx->scratch.get())});
     }
     for (size_t k = 0; k < n_out; ++k) {
       if (direct_output(k)) continue;
@@ -91,6 +92,7 @@ class Executable {
   };
   struct Context {
     std::unique_ptr<void, AlignedFree> arena;
+    std::unique_ptr<void, AlignedFree> scratch;  // kernels' working memory, sized for the largest step
     std::vector<T*> ptr;         // per node: where its value is during this run
     std::vector<const T*> args;  // scratch: one step's input pointers
   };
@@ -114,6 +116,7 @@ class Executable {
     }
     auto c = std::make_unique<Context>();
     c->arena = aligned_alloc_bytes(static_cast<size_t>(memory_.arena_bytes));
+    if (scratch_elements_) c->scratch = aligned_alloc_bytes(sizeof(T) * static_cast<size_t>(scratch_elements_));
     c->ptr.assign(graph_.nodes.size(), nullptr);
     c->args.assign(static_cast<size_t>(std::max(max_args_, 1)), nullptr);
     char* base = static_cast<char*>(c->arena.get());
@@ -136,6 +139,7 @@ class Executable {
   std::vector<int> args_;
   std::vector<Shape> arg_shapes_;
   int max_args_ = 0;
+  int64_t scratch_elements_ = 0;
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<Context>> pool_;
 };

@@ -46,6 +46,7 @@ struct Graph {
     }
     Node<T> n;
     n.op = op;
+    round_reals<T>(op_def(op).attrs, attrs);  // the graph holds the values its kernels use
     n.shape = infer_shape(op, shapes, static_cast<int>(inputs.size()), attrs);
     n.attrs = std::move(attrs);
     n.inputs = std::move(inputs);

@@ -4,6 +4,7 @@
 // arg_nodes, heads). docs/FORMAT.md specifies it. Reading validates
 // everything before trusting it: a bad file raises FormatError naming the
 // file and the node, never a crash or an allocation sized by unchecked input.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -33,14 +34,6 @@ using json_in = nlohmann::json;
 /// parsing, so no later recursion (printing, comparing) can exhaust the stack.
 inline constexpr int kMaxJsonDepth = 64;
 
-/// One Attrs field: its key in the file, and how it is written and read.
-struct AttrCodec {
-  AttrField field;
-  const char* key;
-  void (*write)(const Attrs&, ordered_json&);
-  void (*read)(const json_in&, Attrs&);  // throws std::string on a bad value
-};
-
 inline int64_t as_int(const json_in& v) {
   if (!v.is_number_integer()) throw std::string("expects an integer");
   if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -61,6 +54,14 @@ inline Shape as_shape(const json_in& v, bool allow_minus_one) {
     if (x < (allow_minus_one ? -1 : 0)) throw std::string("has a negative dimension");
     s.push_back(x);
   }
+  return s;
+}
+/// An array of at most 8 integers (axes may be negative).
+inline Shape as_axes(const json_in& v) {
+  if (v.size() > static_cast<size_t>(Shape::kMaxDims))
+    throw std::string("has more than " + std::to_string(Shape::kMaxDims) + " axes");
+  Shape s;
+  for (const auto& d : v) s.push_back(as_int(d));
   return s;
 }
 inline ordered_json shape_json(const Shape& s) { return ordered_json(s.to_vector()); }
@@ -102,41 +103,53 @@ T value_from_json(const json_in& j) {
   throw std::string("has a value that is not a number");
 }
 
-inline const std::vector<AttrCodec>& attr_codecs() {
-  static const std::vector<AttrCodec> codecs = {
-      {kAttrAxis, "axis",
-       [](const Attrs& a, ordered_json& j) { j = a.axis == kAllAxes ? ordered_json(nullptr) : ordered_json(a.axis); },
-       [](const json_in& j, Attrs& a) { a.axis = j.is_null() ? kAllAxes : as_int(j); }},
-      {kAttrKeepdims, "keepdims", [](const Attrs& a, ordered_json& j) { j = a.keepdims; },
-       [](const json_in& j, Attrs& a) { a.keepdims = as_bool(j); }},
-      {kAttrScalar, "scalar", [](const Attrs& a, ordered_json& j) { j = value_json(a.scalar); },
-       [](const json_in& j, Attrs& a) { a.scalar = value_from_json<double>(j); }},
-      {kAttrShape, "shape", [](const Attrs& a, ordered_json& j) { j = shape_json(a.shape); },
-       [](const json_in& j, Attrs& a) { a.shape = as_shape(j, true); }},
-      {kAttrPerm, "perm", [](const Attrs& a, ordered_json& j) { j = shape_json(a.perm); },
-       [](const json_in& j, Attrs& a) { a.perm = as_shape(j, false); }},
-      {kAttrBegin, "begin", [](const Attrs& a, ordered_json& j) { j = a.begin; },
-       [](const json_in& j, Attrs& a) { a.begin = as_int(j); }},
-      {kAttrEnd, "end", [](const Attrs& a, ordered_json& j) { j = a.end; },
-       [](const json_in& j, Attrs& a) { a.end = as_int(j); }},
-      {kAttrFlatten, "flatten", [](const Attrs& a, ordered_json& j) { j = a.flatten; },
-       [](const json_in& j, Attrs& a) { a.flatten = as_bool(j); }},
-      {kAttrNoBias, "no_bias", [](const Attrs& a, ordered_json& j) { j = a.no_bias; },
-       [](const json_in& j, Attrs& a) { a.no_bias = as_bool(j); }},
-      {kAttrActivation, "activation",
-       [](const Attrs& a, ordered_json& j) {
-         j = a.activation < 0 ? std::string() : std::string(op_def(static_cast<OpCode>(a.activation)).name);
-       },
-       [](const json_in& j, Attrs& a) {
-         if (!j.is_string()) throw std::string("expects an activation name");
-         const std::string name = j.get<std::string>();
-         OpCode op;
-         if (name.empty()) a.activation = -1;
-         else if (op_from_name(name, op) && has_trait(op, kActivation)) a.activation = static_cast<int>(op);
-         else throw std::string("names no activation: '" + name + "'");
-       }},
-  };
-  return codecs;
+/// Writes one attribute field in its type's encoding (FORMAT.md 1.7).
+inline ordered_json write_attr(const AttrDesc& d, const Attrs& a) {
+  switch (d.type) {
+    case AttrType::integer: return a.*d.integer;
+    case AttrType::boolean: return a.*d.boolean;
+    case AttrType::real: return value_json(a.*d.real);
+    case AttrType::extents:
+    case AttrType::indices: return shape_json(a.*d.list);
+    case AttrType::axes: {
+      const Shape& axes = a.*d.list;
+      if (axes.empty()) return nullptr;
+      if (axes.size() == 1) return axes[0];
+      return shape_json(axes);
+    }
+    case AttrType::activation:
+      return a.*d.integer < 0 ? std::string() : std::string(op_def(static_cast<OpCode>(a.*d.integer)).name);
+  }
+  return nullptr;
+}
+
+/// Reads one attribute field in its type's encoding; throws std::string on a
+/// bad value. Real values must be in range for the graph's element type T.
+template <class T>
+void read_attr(const AttrDesc& d, const json_in& j, Attrs& a) {
+  switch (d.type) {
+    case AttrType::integer: a.*d.integer = as_int(j); return;
+    case AttrType::boolean: a.*d.boolean = as_bool(j); return;
+    case AttrType::real: a.*d.real = static_cast<double>(value_from_json<T>(j)); return;
+    case AttrType::extents: a.*d.list = as_shape(j, true); return;
+    case AttrType::indices: a.*d.list = as_shape(j, false); return;
+    case AttrType::axes:
+      if (j.is_null()) a.*d.list = Shape{};
+      else if (j.is_array()) {
+        if (j.empty()) throw std::string("expects null, an integer or a non-empty array of integers");
+        a.*d.list = as_axes(j);
+      } else a.*d.list = Shape{as_int(j)};
+      return;
+    case AttrType::activation: {
+      if (!j.is_string()) throw std::string("expects an activation name");
+      const std::string name = j.get<std::string>();
+      OpCode op;
+      if (name.empty()) a.*d.integer = -1;
+      else if (op_from_name(name, op) && has_trait(op, kActivation)) a.*d.integer = static_cast<int64_t>(op);
+      else throw std::string("names no activation: '" + name + "'");
+      return;
+    }
+  }
 }
 
 }  // namespace detail
@@ -165,8 +178,8 @@ std::string graph_to_json(const graph::Graph<T>& g) {
       for (int64_t k = 0; k < n.value.size(); ++k) values.push_back(detail::value_json(n.value.data()[k]));
       attrs["value"] = std::move(values);
     }
-    for (const auto& codec : detail::attr_codecs())
-      if (op_def(n.op).attrs & codec.field) codec.write(n.attrs, attrs[codec.key]);
+    for (const AttrDesc& d : kAttrDescs)
+      if (op_def(n.op).attrs & d.field) attrs[d.key] = detail::write_attr(d, n.attrs);
     node["attrs"] = std::move(attrs);
     ordered_json inputs = ordered_json::array();
     for (int in : n.inputs) inputs.push_back({in, 0, 0});
@@ -273,16 +286,16 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
     const std::string at = where + " (" + def.name + " '" + name + "')";
     try {
       // Attributes: exactly the ones the op reads (plus the source fields).
-      std::unordered_set<std::string> allowed;
-      for (const auto& codec : detail::attr_codecs())
-        if (def.attrs & codec.field) allowed.insert(codec.key);
-      if (op == OpCode::variable) allowed = {"kind", "shape", "dtype"};
-      if (op == OpCode::constant) allowed = {"shape", "value"};
+      std::vector<std::string> required;  // in descriptor order, for a deterministic message
+      for (const AttrDesc& d : kAttrDescs)
+        if (def.attrs & d.field) required.push_back(d.key);
+      if (op == OpCode::variable) required = {"kind", "shape", "dtype"};
+      if (op == OpCode::constant) required = {"shape", "value"};
       for (auto it = jattrs.begin(); it != jattrs.end(); ++it)
-        if (!allowed.count(it.key())) throw std::string("unexpected attribute '" + it.key() + "'");
-      for (const char* key : {"kind", "shape", "dtype", "value", "axis", "keepdims", "scalar", "perm", "begin",
-                              "end", "flatten", "no_bias", "activation"})
-        if (allowed.count(key) && !jattrs.contains(key)) throw std::string("missing attribute '") + key + "'";
+        if (std::find(required.begin(), required.end(), it.key()) == required.end())
+          throw std::string("unexpected attribute '" + it.key() + "'");
+      for (const std::string& key : required)  // every attribute the op reads is required
+        if (!jattrs.contains(key)) throw "missing attribute '" + key + "'";
       if (has_trait(op, kSource) && !jinputs.empty())
         throw std::string("a source node has no inputs, got " + std::to_string(jinputs.size()));
       if (op == OpCode::variable) {
@@ -327,18 +340,18 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
         continue;
       }
       Attrs attrs;
-      for (const auto& codec : detail::attr_codecs())
-        if (def.attrs & codec.field) {
+      for (const AttrDesc& d : kAttrDescs)
+        if (def.attrs & d.field) {
           try {
-            codec.read(jattrs.at(codec.key), attrs);
+            detail::read_attr<T>(d, jattrs.at(d.key), attrs);
           } catch (const std::string& e) {
-            throw std::string("attribute '") + codec.key + "' " + e;
+            throw std::string("attribute '") + d.key + "' " + e;
           }
         }
       std::vector<int> inputs;
       for (size_t k = 0; k < jinputs.size(); ++k)
         inputs.push_back(node_ref(jinputs[k], static_cast<int>(i), at + ": inputs[" + std::to_string(k) + "]"));
-      if (op == OpCode::concat && !inputs.empty() && attrs.axis != kAllAxes) {
+      if (op == OpCode::concat && !inputs.empty()) {
         // The shape rule sums the extents along the axis: check that the sum fits first.
         const Shape& first = g.nodes[inputs[0]].shape;
         const int axis = normalize_axis(attrs.axis, first.size(), def.name);

@@ -12,41 +12,46 @@
 
 namespace hybrid::kernels {
 
-/// out[0..n) = f(args[0][0..n), args[1][0..n), ...); `scalar` carries pow's exponent.
+/// out[0..n) = f(args[0][0..n), args[1][0..n), ...); `a` is the node's attributes.
 template <class T>
-using TileFn = void (*)(const T* const* args, T* out, int64_t n, double scalar);
+using TileFn = void (*)(const T* const* args, T* out, int64_t n, const Attrs& a);
 
 template <class T>
 using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <class T>
 using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
-// The tile functions, one per elementwise op (math in the op table).
+// The tile functions, one per elementwise op (math in the op table). `at`
+// holds the node's attributes.
 #define HYBRID_UNARY_TILE(NAME, EXPR)                                       \
   template <class T>                                                        \
-  void NAME(const T* const* in, T* out, int64_t n, double scalar) {         \
-    (void)scalar;                                                           \
+  void NAME(const T* const* in, T* out, int64_t n, const Attrs& at) {       \
+    (void)at;                                                               \
     ConstArrayMap<T> a(in[0], n);                                           \
     ArrayMap<T>(out, n) = EXPR;                                             \
   }
 #define HYBRID_BINARY_TILE(NAME, EXPR)                                      \
   template <class T>                                                        \
-  void NAME(const T* const* in, T* out, int64_t n, double) {                \
+  void NAME(const T* const* in, T* out, int64_t n, const Attrs&) {          \
     ConstArrayMap<T> a(in[0], n), b(in[1], n);                              \
     ArrayMap<T>(out, n) = EXPR;                                             \
   }
 
+HYBRID_UNARY_TILE(identity_tile, a)
 HYBRID_UNARY_TILE(neg_tile, -a)
 HYBRID_UNARY_TILE(exp_tile, a.exp())
 HYBRID_UNARY_TILE(log_tile, a.log())
-HYBRID_UNARY_TILE(sqrt_tile, a.sqrt())
 HYBRID_UNARY_TILE(abs_tile, a.abs())
 HYBRID_UNARY_TILE(tanh_tile, a.tanh())
 HYBRID_UNARY_TILE(sigmoid_tile, T(1) / (T(1) + (-a).exp()))
 HYBRID_UNARY_TILE(relu_tile, a.max(T(0)))
 // log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|).
 HYBRID_UNARY_TILE(softrelu_tile, a.max(T(0)) + (-a.abs()).exp().log1p())
-HYBRID_UNARY_TILE(pow_tile, a.pow(static_cast<T>(scalar)))
+HYBRID_UNARY_TILE(pow_tile, a.pow(attr_value<T>(at.scalar)))
+HYBRID_UNARY_TILE(square_tile, a * a)
+HYBRID_UNARY_TILE(log1p_tile, a.log1p())
+HYBRID_UNARY_TILE(leaky_relu_tile, (a > T(0)).select(a, a * attr_value<T>(at.alpha)))
+HYBRID_UNARY_TILE(clip_tile, a.max(attr_value<T>(at.a_min)).min(attr_value<T>(at.a_max)))
 HYBRID_BINARY_TILE(add_tile, a + b)
 HYBRID_BINARY_TILE(sub_tile, a - b)
 HYBRID_BINARY_TILE(mul_tile, a * b)
@@ -59,8 +64,37 @@ HYBRID_BINARY_TILE(equal_tile, (a == b).template cast<T>())
 #undef HYBRID_UNARY_TILE
 #undef HYBRID_BINARY_TILE
 
+// Square roots through std::sqrt, which compilers vectorise exactly: Eigen's
+// float sqrt under its default EIGEN_FAST_MATH is approximate (sqrt(inf)
+// gives NaN in whole packets, and results differ from std::sqrt in the last bit).
 template <class T>
-void where_tile(const T* const* in, T* out, int64_t n, double) {
+void sqrt_tile(const T* const* in, T* out, int64_t n, const Attrs&) {
+  const T* x = in[0];
+  for (int64_t i = 0; i < n; ++i) out[i] = std::sqrt(x[i]);
+}
+template <class T>
+void rsqrt_tile(const T* const* in, T* out, int64_t n, const Attrs&) {
+  const T* x = in[0];
+  for (int64_t i = 0; i < n; ++i) out[i] = T(1) / std::sqrt(x[i]);
+}
+
+// GELU (exact erf form) and SiLU take their limits at -inf (0, not the NaN
+// of -inf · 0).
+template <class T>
+void gelu_tile(const T* const* in, T* out, int64_t n, const Attrs&) {
+  const T* x = in[0];
+  const T inv_sqrt2 = static_cast<T>(0.70710678118654752440);
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = std::isinf(x[i]) && x[i] < 0 ? T(0) : T(0.5) * x[i] * (T(1) + std::erf(x[i] * inv_sqrt2));
+}
+template <class T>
+void silu_tile(const T* const* in, T* out, int64_t n, const Attrs&) {
+  const T* x = in[0];
+  for (int64_t i = 0; i < n; ++i) out[i] = std::isinf(x[i]) && x[i] < 0 ? T(0) : x[i] / (T(1) + std::exp(-x[i]));
+}
+
+template <class T>
+void where_tile(const T* const* in, T* out, int64_t n, const Attrs&) {
   ConstArrayMap<T> c(in[0], n), a(in[1], n), b(in[2], n);
   ArrayMap<T>(out, n) = (c != T(0)).select(a, b);
 }
@@ -71,7 +105,7 @@ struct TileStep {
   TileFn<T> fn;
   int arity;
   int arg[3];
-  double scalar;
+  const Attrs* attrs;
 };
 
 /// Limits of one program: slots are inputs followed by step results.
@@ -145,22 +179,26 @@ void gather(const InputView<T>& v, const Shape& out, int64_t start, int64_t n, T
 
 }  // namespace detail
 
+/// Elements of scratch run_tiles needs for `n_in` inputs and `n_steps` steps.
+inline int64_t tile_scratch(int n_in, int n_steps) { return static_cast<int64_t>(n_in + n_steps) * kTile; }
+
 /// Runs `steps` over the output: slot i < n_in is input i (broadcast to
 /// out_shape), slot n_in + s is the result of step s; the last step's result
-/// is the output. Allocates nothing: tiles live on the stack.
+/// is the output. Tiles live in `scratch` (tile_scratch(n_in, n_steps)
+/// elements, owned by the caller's run), so nothing is allocated.
 template <class T>
 void run_tiles(const TileStep<T>* steps, int n_steps, const T* const* in, const Shape* in_shape,
-               int n_in, T* out, const Shape& out_shape) {
+               int n_in, T* out, const Shape& out_shape, T* scratch) {
   const int64_t total = numel(out_shape);
   if (total == 0 || n_steps == 0) return;
-  alignas(64) T buf[kMaxProgramSlots][kTile];
+  auto buf = [&](int slot) { return scratch + static_cast<int64_t>(slot) * kTile; };
   detail::InputView<T> views[kMaxProgramSlots];
   const T* slot[kMaxProgramSlots];
   for (int i = 0; i < n_in; ++i) {
     views[i] = detail::make_view(in[i], in_shape[i], out_shape);
     if (views[i].mode == detail::InputView<T>::kScalar) {
-      std::fill(buf[i], buf[i] + kTile, in[i][0]);
-      slot[i] = buf[i];
+      std::fill(buf(i), buf(i) + kTile, in[i][0]);
+      slot[i] = buf(i);
     }
   }
   for (int64_t start = 0; start < total; start += kTile) {
@@ -169,16 +207,16 @@ void run_tiles(const TileStep<T>* steps, int n_steps, const T* const* in, const 
       if (views[i].mode == detail::InputView<T>::kFull) {
         slot[i] = in[i] + start;
       } else if (views[i].mode == detail::InputView<T>::kGather) {
-        detail::gather(views[i], out_shape, start, n, buf[i]);
-        slot[i] = buf[i];
+        detail::gather(views[i], out_shape, start, n, buf(i));
+        slot[i] = buf(i);
       }
     }
     for (int s = 0; s < n_steps; ++s) {
       const TileStep<T>& st = steps[s];
       const T* args[3];
       for (int a = 0; a < st.arity; ++a) args[a] = slot[st.arg[a]];
-      T* dst = s + 1 == n_steps ? out + start : buf[n_in + s];
-      st.fn(args, dst, n, st.scalar);
+      T* dst = s + 1 == n_steps ? out + start : buf(n_in + s);
+      st.fn(args, dst, n, *st.attrs);
       slot[n_in + s] = dst;
     }
   }

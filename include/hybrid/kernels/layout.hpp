@@ -96,4 +96,48 @@ void slice_kernel(const KernelArgs<T>& k) {
               k.out + o * out_row);
 }
 
+/// stack: y[o, j, i] = input_j[o, i] with the new axis j at attrs.axis.
+template <class T>
+void stack_kernel(const KernelArgs<T>& k) {
+  const Shape& in = k.in_shape[0];
+  const int axis = static_cast<int>(k.attrs.axis);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= in[d];
+  for (int d = axis; d < in.size(); ++d) inner *= in[d];
+  for (int64_t o = 0; o < outer; ++o)
+    for (int j = 0; j < k.n_in; ++j)
+      std::copy(k.in[j] + o * inner, k.in[j] + (o + 1) * inner, k.out + (o * k.n_in + j) * inner);
+}
+
+/// pad (constant mode): the output is filled with constant_value, then each
+/// input row (last axis) is copied to its place shifted by pad_before.
+template <class T>
+void pad_kernel(const KernelArgs<T>& k) {
+  const Shape& in = k.in_shape[0];
+  const Shape& out = k.out_shape;
+  const int nd = in.size();
+  std::fill(k.out, k.out + numel(out), attr_value<T>(k.attrs.constant_value));
+  const int64_t total = numel(in);
+  if (total == 0) return;
+  if (nd == 0) {
+    k.out[0] = k.in[0][0];
+    return;
+  }
+  const Shape out_strides = contiguous_strides(out);
+  int64_t base = 0;  // output offset of the first input element
+  for (int d = 0; d < nd; ++d) base += k.attrs.pad_before[d] * out_strides[d];
+  const int64_t row = in[nd - 1];
+  int64_t idx[Shape::kMaxDims] = {};
+  int64_t dst = base;
+  for (int64_t src = 0; src < total; src += row) {
+    std::copy(k.in[0] + src, k.in[0] + src + row, k.out + dst);
+    for (int d = nd - 2; d >= 0; --d) {
+      dst += out_strides[d];
+      if (++idx[d] < in[d]) break;
+      dst -= idx[d] * out_strides[d];
+      idx[d] = 0;
+    }
+  }
+}
+
 }  // namespace hybrid::kernels

@@ -14,10 +14,6 @@ using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMaj
 template <class T>
 using RowVector = Eigen::Matrix<T, 1, Eigen::Dynamic>;
 
-/// The tile function of an elementwise op (defined with the op table).
-template <class T>
-TileFn<T> tile_fn_of(OpCode op);
-
 template <class T>
 void matmul_kernel(const KernelArgs<T>& k) {
   const Shape &a = k.in_shape[0], &b = k.in_shape[1], &o = k.out_shape;
@@ -53,16 +49,15 @@ void matmul_kernel(const KernelArgs<T>& k) {
   }
 }
 
-/// Rows of x·Wᵀ computed per block, so that bias and activation touch each
-/// block while it is in L2.
+/// Rows of x·Wᵀ computed per block, so that bias and the activation `act`
+/// (an elementwise tile function, or null) touch each block while it is in L2.
 template <class T>
-void fully_connected_kernel(const KernelArgs<T>& k) {
+void fully_connected_kernel(const KernelArgs<T>& k, TileFn<T> act) {
   const Shape& w = k.in_shape[1];
   const int64_t units = w[0], in_units = w[1];
   const int64_t rows = units == 0 ? 0 : numel(k.out_shape) / units;
   Eigen::Map<const RowMatrix<T>> W(k.in[1], units, in_units);
   const T* bias = k.attrs.no_bias ? nullptr : k.in[2];
-  const TileFn<T> act = k.attrs.activation >= 0 ? tile_fn_of<T>(static_cast<OpCode>(k.attrs.activation)) : nullptr;
   // Blocks of about 256 KB of output: large enough for Eigen's GEMM panels, small
   // enough that the epilogue finds them in L2.
   const int64_t block = std::max<int64_t>(8, 65536 / std::max<int64_t>(units, 1));
@@ -84,7 +79,7 @@ void fully_connected_kernel(const KernelArgs<T>& k) {
     }
     if (act) {
       const T* args[1] = {y};
-      act(args, y, nr * units, 0.0);
+      act(args, y, nr * units, k.attrs);
     }
   }
 }

@@ -2,6 +2,7 @@
 // Reductions (sum, mean, max) and the normalisations built on them (softmax,
 // log_softmax). Each views its input as (outer, extent, inner) around the axis.
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -11,38 +12,111 @@ namespace hybrid::kernels {
 
 enum class Reduction { sum, mean, max };
 
+namespace detail {
+/// The input's dims with adjacent dims of the same kind (reduced or kept)
+/// merged and extent-1 dims dropped: reductions then see at most 8 groups.
+struct ReduceGroups {
+  int n = 0;
+  int64_t extent[Shape::kMaxDims];
+  bool reduced[Shape::kMaxDims];
+  int reduced_groups = 0;
+  int64_t reduced_count = 1;  // elements reduced into each output element
+};
+
+inline ReduceGroups reduce_groups(const Shape& in, const Shape& axes) {
+  bool reduced[Shape::kMaxDims] = {};
+  for (int d = 0; d < in.size(); ++d) reduced[d] = axes.empty();
+  for (int64_t a : axes) reduced[a] = true;
+  ReduceGroups g;
+  for (int d = 0; d < in.size(); ++d) {
+    if (reduced[d]) g.reduced_count *= in[d];
+    if (in[d] == 1) continue;
+    if (g.n > 0 && g.reduced[g.n - 1] == reduced[d]) {
+      g.extent[g.n - 1] *= in[d];
+    } else {
+      g.extent[g.n] = in[d];
+      g.reduced[g.n] = reduced[d];
+      g.reduced_groups += reduced[d];
+      ++g.n;
+    }
+  }
+  return g;
+}
+}  // namespace detail
+
+/// Reduces over attrs.axes (normalized, sorted; empty: every axis).
 template <class T, Reduction R>
 void reduce_kernel(const KernelArgs<T>& k) {
-  const Shape& in = k.in_shape[0];
-  int64_t outer = 1, extent = numel(in), inner = 1;
-  if (k.attrs.axis != kAllAxes) {
-    const int axis = static_cast<int>(k.attrs.axis);
-    split_at_axis(in, axis, outer, inner);
-    extent = in[axis];
-  }
+  const detail::ReduceGroups g = detail::reduce_groups(k.in_shape[0], k.attrs.axes);
   const T* x = k.in[0];
   T* y = k.out;
-  for (int64_t o = 0; o < outer; ++o) {
-    const T* xo = x + o * extent * inner;
-    T* yo = y + o * inner;
-    if (inner == 1) {
-      Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> row(xo, extent);
-      if constexpr (R == Reduction::max) yo[0] = row.maxCoeff();
-      else yo[0] = row.sum();
-    } else {
-      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> acc(yo, inner);
-      if (extent) acc = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(xo, inner);  // else: zeroed below
-      for (int64_t e = 1; e < extent; ++e) {
-        Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> r(xo + e * inner, inner);
-        if constexpr (R == Reduction::max) acc = acc.max(r);
-        else acc += r;
+  const int64_t n_out = numel(k.out_shape);
+  if (g.reduced_groups > 1) {
+    // Several separate reduced groups: walk the input once, adding each
+    // element into its output through strides that are 0 along reduced groups.
+    int64_t out_stride[Shape::kMaxDims];
+    int64_t acc = 1;
+    for (int d = g.n - 1; d >= 0; --d) {
+      out_stride[d] = g.reduced[d] ? 0 : acc;
+      if (!g.reduced[d]) acc *= g.extent[d];
+    }
+    std::fill(y, y + n_out, R == Reduction::max ? -std::numeric_limits<T>::infinity() : T(0));
+    int64_t idx[Shape::kMaxDims] = {};
+    const int64_t total = numel(k.in_shape[0]), inner = g.extent[g.n - 1], inner_stride = out_stride[g.n - 1];
+    int64_t o = 0;
+    for (int64_t start = 0; start < total; start += inner) {
+      for (int64_t i = 0; i < inner; ++i) {
+        T& dst = y[o + i * inner_stride];
+        if constexpr (R == Reduction::max) {
+          const T v = x[start + i];
+          if (!std::isnan(dst) && (v > dst || std::isnan(v))) dst = v;  // NaN propagates
+        } else {
+          dst += x[start + i];
+        }
       }
-      if (extent == 0) acc.setZero();
+      for (int d = g.n - 2; d >= 0; --d) {
+        o += out_stride[d];
+        if (++idx[d] < g.extent[d]) break;
+        o -= idx[d] * out_stride[d];
+        idx[d] = 0;
+      }
     }
-    if constexpr (R == Reduction::mean) {
-      const T scale = extent ? T(1) / static_cast<T>(extent) : std::numeric_limits<T>::quiet_NaN();
-      for (int64_t i = 0; i < inner; ++i) yo[i] = extent ? yo[i] * scale : scale;
+  } else {
+    // One reduced group: the input is (outer, extent, inner) around it.
+    int64_t outer = 1, extent = 1, inner = 1;
+    bool after = false;
+    for (int d = 0; d < g.n; ++d) {
+      if (g.reduced[d]) {
+        extent = g.extent[d];
+        after = true;
+      } else {
+        (after ? inner : outer) *= g.extent[d];
+      }
     }
+    if (g.reduced_count == 0) extent = 0;
+    for (int64_t o = 0; o < outer; ++o) {
+      const T* xo = x + o * extent * inner;
+      T* yo = y + o * inner;
+      if (inner == 1) {
+        Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> row(xo, extent);
+        if constexpr (R == Reduction::max) yo[0] = row.maxCoeff();
+        else yo[0] = row.sum();
+      } else {
+        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> acc(yo, inner);
+        if (extent) acc = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(xo, inner);  // else: zeroed below
+        for (int64_t e = 1; e < extent; ++e) {
+          Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> r(xo + e * inner, inner);
+          if constexpr (R == Reduction::max) acc = acc.max(r);
+          else acc += r;
+        }
+        if (extent == 0) acc.setZero();
+      }
+    }
+  }
+  if constexpr (R == Reduction::mean) {
+    const int64_t count = g.reduced_count;
+    const T scale = count ? T(1) / static_cast<T>(count) : std::numeric_limits<T>::quiet_NaN();
+    for (int64_t i = 0; i < n_out; ++i) y[i] = count ? y[i] * scale : scale;
   }
 }
 

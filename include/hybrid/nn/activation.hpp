@@ -10,26 +10,17 @@ namespace hybrid::nn {
 
 namespace detail {
 
-struct ActivationEntry {
-  const char* name;
-  OpCode op;
-};
-
-inline constexpr ActivationEntry kActivations[] = {
-    {"relu", OpCode::relu},
-    {"sigmoid", OpCode::sigmoid},
-    {"tanh", OpCode::tanh},
-    {"softrelu", OpCode::softrelu},
-};
-
-/// The op of a Gluon activation name; "" (none, if `allow_none`) gives
+/// The op of a Gluon activation name: the op table's ops with the
+/// kActivation trait, by name; "" (none, if `allow_none`) gives
 /// OpCode::count. `who` names the layer in the error for an unknown name.
 inline OpCode activation_op(const std::string& name, const std::string& who, bool allow_none = true) {
   if (name.empty() && allow_none) return OpCode::count;
   std::string valid;
-  for (const auto& a : kActivations) {
-    if (name == a.name) return a.op;
-    valid += std::string(valid.empty() ? "" : ", ") + '"' + a.name + '"';
+  for (int i = 0; i < kOpCount; ++i) {
+    const OpCode op = static_cast<OpCode>(i);
+    if (!has_trait(op, kActivation)) continue;
+    if (name == op_def(op).name) return op;
+    valid += std::string(valid.empty() ? "" : ", ") + '"' + op_def(op).name + '"';
   }
   throw Error(who + ": unknown activation '" + name + "'; valid names are " + valid +
               (allow_none ? " and \"\" for none" : ""));

@@ -4,6 +4,7 @@
 // n_inputs + s is step s's result; the last step is the output).
 #include <vector>
 
+#include "attrs.hpp"
 #include "op_code.hpp"
 
 namespace hybrid {
@@ -12,7 +13,7 @@ struct FusedStep {
   OpCode op;
   int arity;
   int arg[3];
-  double scalar;  // pow's exponent
+  Attrs attrs;  // the fused node's own attributes (clip's bounds, pow's exponent, ...)
 };
 
 struct FusedProgram {

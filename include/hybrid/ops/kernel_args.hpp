@@ -16,6 +16,10 @@ struct KernelArgs {
   T* out;                  // output buffer of numel(out_shape) elements
   const Shape& out_shape;
   const Attrs& attrs;
+  /// Working memory owned by the run (the executor's context, or the calling
+  /// thread for eager ops): as many T as the op's scratch rule asks, 64-byte
+  /// aligned. Kernels never put large buffers on the stack.
+  T* scratch = nullptr;
 };
 
 template <class T>

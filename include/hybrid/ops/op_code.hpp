@@ -1,6 +1,7 @@
 #pragma once
 // OpCode: every operation the library knows, and its traits. The op table
-// (op_table.hpp) holds one entry per code, in this order.
+// (table/op_table.hpp) holds one row per code, in this order, and the
+// gradient column (autograd/gradients.hpp) one rule per code.
 #include <cstdint>
 
 namespace hybrid {
@@ -11,6 +12,7 @@ enum class OpCode : uint8_t {
   constant,   // a value captured at trace time
   // Elementwise, unary.
   neg, exp, log, sqrt, abs, tanh, sigmoid, relu, softrelu, pow_scalar,
+  square, rsqrt, log1p, gelu, silu, leaky_relu, clip,
   // Elementwise, binary (NumPy broadcasting).
   add, sub, mul, div, maximum, minimum, greater, less, equal,
   // Elementwise, ternary.
@@ -20,7 +22,9 @@ enum class OpCode : uint8_t {
   // Linear algebra.
   matmul, fully_connected,
   // Layout.
-  reshape, transpose, concat, slice,
+  reshape, transpose, concat, slice, stack, broadcast_to, pad,
+  // Indexing.
+  take, pick, one_hot, argmax,
   // Reductions and normalisations.
   sum, mean, max, softmax, log_softmax,
   count
@@ -36,7 +40,7 @@ enum OpTrait : uint32_t {
   kReduce = 1u << 3,       // reduces along axes
   kLayout = 1u << 4,       // moves data without arithmetic
   kInternal = 1u << 5,     // produced by passes; never in a graph file
-  kActivation = 1u << 6,   // may run as a fully_connected epilogue
+  kActivation = 1u << 6,   // a Gluon activation name; may run as a fully_connected epilogue
 };
 
 }  // namespace hybrid

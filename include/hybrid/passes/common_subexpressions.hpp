@@ -12,17 +12,6 @@
 
 namespace hybrid::passes {
 
-/// Whether two attribute sets agree on every field `op` reads.
-inline bool same_attrs(OpCode op, const Attrs& a, const Attrs& b) {
-  const uint32_t f = op_def(op).attrs;
-  return (!(f & kAttrAxis) || a.axis == b.axis) && (!(f & kAttrKeepdims) || a.keepdims == b.keepdims) &&
-         (!(f & kAttrScalar) || a.scalar == b.scalar) && (!(f & kAttrShape) || a.shape == b.shape) &&
-         (!(f & kAttrPerm) || a.perm == b.perm) && (!(f & kAttrBegin) || a.begin == b.begin) &&
-         (!(f & kAttrEnd) || a.end == b.end) && (!(f & kAttrFlatten) || a.flatten == b.flatten) &&
-         (!(f & kAttrNoBias) || a.no_bias == b.no_bias) &&
-         (!(f & kAttrActivation) || a.activation == b.activation) && a.program == b.program;
-}
-
 template <class T>
 bool same_constant(const graph::Node<T>& a, const graph::Node<T>& b) {
   return a.shape == b.shape &&
@@ -50,7 +39,7 @@ graph::Graph<T> eliminate_common_subexpressions(const graph::Graph<T>& g) {
     if (has_trait(n.op, kCommutative)) std::sort(key.begin(), key.end());
     auto& bucket = seen[{n.op, key}];
     auto hit = std::find_if(bucket.begin(), bucket.end(),
-                            [&](int c) { return same_attrs(n.op, g.nodes[c].attrs, n.attrs); });
+                            [&](int c) { return same_attrs(op_def(n.op).attrs, g.nodes[c].attrs, n.attrs); });
     if (hit != bucket.end()) redirect[i] = *hit;
     else bucket.push_back(i);
   }

@@ -64,7 +64,7 @@ graph::Graph<T> fuse_elementwise(graph::Graph<T> g) {
     int next = program->n_inputs;
     for (int m : group) {  // std::set iterates in index order: topological
       const graph::Node<T>& node = g.nodes[m];
-      FusedStep step{node.op, static_cast<int>(node.inputs.size()), {0, 0, 0}, node.attrs.scalar};
+      FusedStep step{node.op, static_cast<int>(node.inputs.size()), {0, 0, 0}, node.attrs};
       for (size_t a = 0; a < node.inputs.size(); ++a) step.arg[a] = slot_of[node.inputs[a]];
       program->steps.push_back(step);
       slot_of[m] = next++;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "../kernels/indexing.hpp"
 #include "../kernels/linalg.hpp"
 #include "../kernels/reduce.hpp"
 #include "../ops/fused_program.hpp"
@@ -12,12 +13,8 @@
 
 namespace hybrid {
 
-namespace kernels {
-template <class T>
-void elementwise_kernel(const KernelArgs<T>& k);
-template <class T>
-void fused_kernel(const KernelArgs<T>& k);
-}  // namespace kernels
+/// Elements of per-run scratch a kernel needs (null in the table: none).
+using ScratchRule = int64_t (*)(const Attrs& attrs, int n_in);
 
 struct OpDef {
   OpCode code;
@@ -30,6 +27,7 @@ struct OpDef {
   KernelFn<double> kernel_f64;
   kernels::TileFn<float> tile_f32;   // elementwise ops only
   kernels::TileFn<double> tile_f64;
+  ScratchRule scratch;
   const char* math;    // one line: what it computes
 
   template <class T>
@@ -44,17 +42,72 @@ struct OpDef {
   }
 };
 
+/// The row of `op` (defined after the table).
+inline const OpDef& op_def(OpCode op);
+
+// Kernels that need the table itself: they look up tile functions by OpCode.
+namespace table_kernels {
+
+template <class T>
+kernels::TileFn<T> tile_fn_of(OpCode op) {
+  return op_def(op).tile<T>();
+}
+
+/// One elementwise op: its tile function over the broadcast inputs.
+template <class T>
+void elementwise(const KernelArgs<T>& k) {
+  kernels::TileStep<T> step{tile_fn_of<T>(k.op), k.n_in, {0, 1, 2}, &k.attrs};
+  kernels::run_tiles(&step, 1, k.in, k.in_shape, k.n_in, k.out, k.out_shape, k.scratch);
+}
+
+/// broadcast_to: the identity tile over the input broadcast to the target.
+template <class T>
+void broadcast_to(const KernelArgs<T>& k) {
+  kernels::TileStep<T> step{&kernels::identity_tile<T>, 1, {0, 0, 0}, &k.attrs};
+  kernels::run_tiles(&step, 1, k.in, k.in_shape, 1, k.out, k.out_shape, k.scratch);
+}
+
+/// A fused group: the tile functions of its ops, tile by tile.
+template <class T>
+void fused(const KernelArgs<T>& k) {
+  const FusedProgram& p = *k.attrs.program;
+  kernels::TileStep<T> steps[kernels::kMaxProgramSlots];
+  const int n = static_cast<int>(p.steps.size());
+  for (int s = 0; s < n; ++s) {
+    const FusedStep& f = p.steps[s];
+    steps[s] = kernels::TileStep<T>{tile_fn_of<T>(f.op), f.arity, {f.arg[0], f.arg[1], f.arg[2]}, &f.attrs};
+  }
+  kernels::run_tiles(steps, n, k.in, k.in_shape, k.n_in, k.out, k.out_shape, k.scratch);
+}
+
+/// fully_connected with its epilogue activation resolved to a tile function.
+template <class T>
+void fully_connected(const KernelArgs<T>& k) {
+  const auto act = k.attrs.activation >= 0 ? tile_fn_of<T>(static_cast<OpCode>(k.attrs.activation)) : nullptr;
+  kernels::fully_connected_kernel(k, act);
+}
+
+inline int64_t elementwise_scratch(const Attrs&, int n_in) { return kernels::tile_scratch(n_in, 1); }
+inline int64_t fused_scratch(const Attrs& a, int n_in) {
+  return kernels::tile_scratch(n_in, static_cast<int>(a.program ? a.program->steps.size() : 0));
+}
+
+}  // namespace table_kernels
+
 namespace op_table_detail {
 using namespace kernels;
 namespace sr = shape_rules;
+namespace tk = table_kernels;
 constexpr uint32_t EW = kElementwise;
 
 #define HYBRID_K(fn) &fn<float>, &fn<double>
-#define HYBRID_EW(code, name, arity, traits, tile, math)                                 \
-  OpDef{OpCode::code, name, arity, EW | (traits), (OpCode::code == OpCode::pow_scalar ? kAttrScalar : 0u), \
-        &sr::broadcast, HYBRID_K(elementwise_kernel), HYBRID_K(tile), math}
+#define HYBRID_EW_RULE(code, name, arity, traits, attrs, rule, tile, math)                                     \
+  OpDef{OpCode::code, name, arity, EW | (traits), attrs, &sr::rule, HYBRID_K(tk::elementwise), HYBRID_K(tile), \
+        &tk::elementwise_scratch, math}
+#define HYBRID_EW(code, name, arity, traits, attrs, tile, math) \
+  HYBRID_EW_RULE(code, name, arity, traits, attrs, broadcast, tile, math)
 #define HYBRID_OP(code, name, arity, traits, attrs, rule, kernel, math) \
-  OpDef{OpCode::code, name, arity, traits, attrs, &sr::rule, HYBRID_K(kernel), nullptr, nullptr, math}
+  OpDef{OpCode::code, name, arity, traits, attrs, &sr::rule, HYBRID_K(kernel), nullptr, nullptr, nullptr, math}
 
 template <class T> void no_kernel(const KernelArgs<T>&) {}
 template <class T> void sum_kernel(const KernelArgs<T>& k) { reduce_kernel<T, Reduction::sum>(k); }
@@ -63,52 +116,72 @@ template <class T> void max_kernel(const KernelArgs<T>& k) { reduce_kernel<T, Re
 template <class T> void softmax_k(const KernelArgs<T>& k) { softmax_kernel<T, false>(k); }
 template <class T> void log_softmax_k(const KernelArgs<T>& k) { softmax_kernel<T, true>(k); }
 
-constexpr uint32_t kReduceAttrs = kAttrAxis | kAttrKeepdims;
+constexpr uint32_t kReduceAttrs = kAttrAxes | kAttrKeepdims;
 
 inline constexpr std::array<OpDef, kOpCount> kTable = {{
     HYBRID_OP(variable, "null", 0, kSource, 0, none, no_kernel, "a graph input or a parameter, bound at run time"),
     HYBRID_OP(constant, "constant", 0, kSource, 0, none, no_kernel, "a value fixed at trace time"),
-    HYBRID_EW(neg, "negative", 1, 0, neg_tile, "y = -x"),
-    HYBRID_EW(exp, "exp", 1, 0, exp_tile, "y = e^x"),
-    HYBRID_EW(log, "log", 1, 0, log_tile, "y = ln x"),
-    HYBRID_EW(sqrt, "sqrt", 1, 0, sqrt_tile, "y = √x"),
-    HYBRID_EW(abs, "abs", 1, 0, abs_tile, "y = |x|"),
-    HYBRID_EW(tanh, "tanh", 1, kActivation, tanh_tile, "y = tanh x"),
-    HYBRID_EW(sigmoid, "sigmoid", 1, kActivation, sigmoid_tile, "y = 1 / (1 + e^-x)"),
-    HYBRID_EW(relu, "relu", 1, kActivation, relu_tile, "y = max(x, 0)"),
-    HYBRID_EW(softrelu, "softrelu", 1, kActivation, softrelu_tile, "y = ln(1 + e^x)"),
-    HYBRID_EW(pow_scalar, "power_scalar", 1, 0, pow_tile, "y = x^scalar"),
-    HYBRID_EW(add, "add", 2, kCommutative, add_tile, "y = a + b"),
-    HYBRID_EW(sub, "subtract", 2, 0, sub_tile, "y = a - b"),
-    HYBRID_EW(mul, "multiply", 2, kCommutative, mul_tile, "y = a * b"),
-    HYBRID_EW(div, "divide", 2, 0, div_tile, "y = a / b"),
-    HYBRID_EW(maximum, "maximum", 2, kCommutative, maximum_tile, "y = max(a, b)"),
-    HYBRID_EW(minimum, "minimum", 2, kCommutative, minimum_tile, "y = min(a, b)"),
-    HYBRID_EW(greater, "greater", 2, 0, greater_tile, "y = a > b ? 1 : 0"),
-    HYBRID_EW(less, "less", 2, 0, less_tile, "y = a < b ? 1 : 0"),
-    HYBRID_EW(equal, "equal", 2, kCommutative, equal_tile, "y = a == b ? 1 : 0"),
-    HYBRID_EW(where, "where", 3, 0, where_tile, "y = cond != 0 ? a : b"),
-    HYBRID_OP(fused_elementwise, "fused_elementwise", -1, kElementwise | kInternal, 0, broadcast, fused_kernel,
-              "a chain of elementwise ops run tile by tile"),
+    HYBRID_EW(neg, "negative", 1, 0, 0, neg_tile, "y = -x"),
+    HYBRID_EW(exp, "exp", 1, 0, 0, exp_tile, "y = e^x"),
+    HYBRID_EW(log, "log", 1, 0, 0, log_tile, "y = ln x"),
+    HYBRID_EW(sqrt, "sqrt", 1, 0, 0, sqrt_tile, "y = √x"),
+    HYBRID_EW(abs, "abs", 1, 0, 0, abs_tile, "y = |x|"),
+    HYBRID_EW(tanh, "tanh", 1, kActivation, 0, tanh_tile, "y = tanh x"),
+    HYBRID_EW(sigmoid, "sigmoid", 1, kActivation, 0, sigmoid_tile, "y = 1 / (1 + e^-x)"),
+    HYBRID_EW(relu, "relu", 1, kActivation, 0, relu_tile, "y = max(x, 0)"),
+    HYBRID_EW(softrelu, "softrelu", 1, kActivation, 0, softrelu_tile, "y = ln(1 + e^x)"),
+    HYBRID_EW(pow_scalar, "power_scalar", 1, 0, kAttrScalar, pow_tile, "y = x^scalar"),
+    HYBRID_EW(square, "square", 1, 0, 0, square_tile, "y = x · x"),
+    HYBRID_EW(rsqrt, "rsqrt", 1, 0, 0, rsqrt_tile, "y = 1 / √x"),
+    HYBRID_EW(log1p, "log1p", 1, 0, 0, log1p_tile, "y = ln(1 + x)"),
+    HYBRID_EW(gelu, "gelu", 1, kActivation, 0, gelu_tile, "y = x/2 · (1 + erf(x/√2))"),
+    HYBRID_EW(silu, "silu", 1, kActivation, 0, silu_tile, "y = x / (1 + e^-x)"),
+    HYBRID_EW(leaky_relu, "leaky_relu", 1, 0, kAttrAlpha, leaky_relu_tile, "y = x > 0 ? x : alpha · x"),
+    HYBRID_EW_RULE(clip, "clip", 1, 0, kAttrAMin | kAttrAMax, clip, clip_tile, "y = min(max(x, a_min), a_max)"),
+    HYBRID_EW(add, "add", 2, kCommutative, 0, add_tile, "y = a + b"),
+    HYBRID_EW(sub, "subtract", 2, 0, 0, sub_tile, "y = a - b"),
+    HYBRID_EW(mul, "multiply", 2, kCommutative, 0, mul_tile, "y = a * b"),
+    HYBRID_EW(div, "divide", 2, 0, 0, div_tile, "y = a / b"),
+    HYBRID_EW(maximum, "maximum", 2, kCommutative, 0, maximum_tile, "y = max(a, b)"),
+    HYBRID_EW(minimum, "minimum", 2, kCommutative, 0, minimum_tile, "y = min(a, b)"),
+    HYBRID_EW(greater, "greater", 2, 0, 0, greater_tile, "y = a > b ? 1 : 0"),
+    HYBRID_EW(less, "less", 2, 0, 0, less_tile, "y = a < b ? 1 : 0"),
+    HYBRID_EW(equal, "equal", 2, kCommutative, 0, equal_tile, "y = a == b ? 1 : 0"),
+    HYBRID_EW(where, "where", 3, 0, 0, where_tile, "y = cond != 0 ? a : b"),
+    OpDef{OpCode::fused_elementwise, "fused_elementwise", -1, kElementwise | kInternal, 0, &sr::broadcast,
+          HYBRID_K(tk::fused), nullptr, nullptr, &tk::fused_scratch, "a chain of elementwise ops run tile by tile"},
     HYBRID_OP(matmul, "matmul", 2, 0, 0, matmul, matmul_kernel,
               "y[..., i, j] = Σ_k a[..., i, k] b[..., k, j], leading dims broadcast"),
     HYBRID_OP(fully_connected, "fully_connected", -1, 0, kAttrFlatten | kAttrNoBias | kAttrActivation,
-              fully_connected, fully_connected_kernel, "y = act(x · Wᵀ + b)"),
+              fully_connected, tk::fully_connected, "y = act(x · Wᵀ + b)"),
     HYBRID_OP(reshape, "reshape", 1, kLayout, kAttrShape, reshape, copy_kernel, "same elements, new shape"),
     HYBRID_OP(transpose, "transpose", 1, kLayout, kAttrPerm, transpose, transpose_kernel,
               "y[i_perm[0], ...] = x[i_0, ...]"),
     HYBRID_OP(concat, "concat", -1, kLayout, kAttrAxis, concat, concat_kernel, "inputs joined along axis"),
     HYBRID_OP(slice, "slice", 1, kLayout, kAttrAxis | kAttrBegin | kAttrEnd, slice, slice_kernel,
               "x[..., begin:end, ...] along axis"),
-    HYBRID_OP(sum, "sum", 1, kReduce, kReduceAttrs, reduce, sum_kernel, "y = Σ x along axis"),
-    HYBRID_OP(mean, "mean", 1, kReduce, kReduceAttrs, reduce, mean_kernel, "y = Σ x / n along axis"),
-    HYBRID_OP(max, "max", 1, kReduce, kReduceAttrs, reduce, max_kernel, "y = max x along axis"),
+    HYBRID_OP(stack, "stack", -1, kLayout, kAttrAxis, stack, stack_kernel, "inputs joined along a new axis"),
+    OpDef{OpCode::broadcast_to, "broadcast_to", 1, kLayout, kAttrShape, &sr::broadcast_to, HYBRID_K(tk::broadcast_to),
+          nullptr, nullptr, &tk::elementwise_scratch, "x repeated along its extent-1 axes up to shape"},
+    HYBRID_OP(pad, "pad", 1, kLayout, kAttrPadBefore | kAttrPadAfter | kAttrConstantValue, pad, pad_kernel,
+              "x surrounded by constant_value: pad_before[d] entries before axis d, pad_after[d] after"),
+    HYBRID_OP(take, "take", 2, 0, kAttrAxis, take, take_kernel, "y[o, m, i] = x[o, indices[m], i] along axis"),
+    HYBRID_OP(pick, "pick", 2, 0, kAttrAxis | kAttrKeepdims, pick, pick_kernel,
+              "y[o, i] = x[o, index[o, i], i] along axis"),
+    HYBRID_OP(one_hot, "one_hot", 1, 0, kAttrDepth | kAttrOnValue | kAttrOffValue, one_hot, one_hot_kernel,
+              "y[..., c] = c == indices[...] ? on_value : off_value"),
+    HYBRID_OP(argmax, "argmax", 1, 0, kAttrAxis | kAttrKeepdims, argmax, argmax_kernel,
+              "y = the first index of the largest x along axis"),
+    HYBRID_OP(sum, "sum", 1, kReduce, kReduceAttrs, reduce, sum_kernel, "y = Σ x over axes"),
+    HYBRID_OP(mean, "mean", 1, kReduce, kReduceAttrs, reduce, mean_kernel, "y = Σ x / n over axes"),
+    HYBRID_OP(max, "max", 1, kReduce, kReduceAttrs, reduce, max_kernel, "y = max x over axes"),
     HYBRID_OP(softmax, "softmax", 1, 0, kAttrAxis, axis_preserving, softmax_k, "y = e^x / Σ e^x along axis"),
     HYBRID_OP(log_softmax, "log_softmax", 1, 0, kAttrAxis, axis_preserving, log_softmax_k,
               "y = x - ln Σ e^x along axis"),
 }};
 #undef HYBRID_K
 #undef HYBRID_EW
+#undef HYBRID_EW_RULE
 #undef HYBRID_OP
 
 constexpr bool table_in_enum_order() {
@@ -132,44 +205,22 @@ inline bool op_from_name(const std::string& name, OpCode& out) {
   return false;
 }
 
-/// Infers the output shape, validating inputs, and normalises negative axes
-/// in `attrs` so kernels see axes in [0, ndim).
+/// Infers the output shape, validating inputs, and normalises the axes in
+/// `attrs` so kernels see axes in [0, ndim).
 inline Shape infer_shape(OpCode op, const Shape* in, int n, Attrs& attrs) {
   const OpDef& d = op_def(op);
   if (d.arity >= 0 && n != d.arity)
     throw ShapeError(std::string(d.name) + ": expects " + std::to_string(d.arity) + " inputs, got " +
                      std::to_string(n));
-  Shape out = d.infer(d.name, in, n, attrs);
-  if ((d.attrs & kAttrAxis) && attrs.axis != kAllAxes && n > 0)
-    attrs.axis = normalize_axis(attrs.axis, in[0].size(), d.name);
+  Shape out = d.infer(op, d.name, in, n, attrs);
   checked_numel(out, d.name);
   return out;
 }
 
-namespace kernels {
-
-template <class T>
-TileFn<T> tile_fn_of(OpCode op) {
-  return op_def(op).tile<T>();
+/// Elements of scratch the kernel of `op` needs for this call (0: none).
+inline int64_t scratch_elements(OpCode op, const Attrs& attrs, int n_in) {
+  const OpDef& d = op_def(op);
+  return d.scratch ? d.scratch(attrs, n_in) : 0;
 }
 
-template <class T>
-void elementwise_kernel(const KernelArgs<T>& k) {
-  TileStep<T> step{tile_fn_of<T>(k.op), k.n_in, {0, 1, 2}, k.attrs.scalar};
-  run_tiles(&step, 1, k.in, k.in_shape, k.n_in, k.out, k.out_shape);
-}
-
-template <class T>
-void fused_kernel(const KernelArgs<T>& k) {
-  const FusedProgram& p = *k.attrs.program;
-  TileStep<T> steps[kMaxProgramSlots];
-  const int n = static_cast<int>(p.steps.size());
-  for (int s = 0; s < n; ++s) {
-    const FusedStep& f = p.steps[s];
-    steps[s] = TileStep<T>{tile_fn_of<T>(f.op), f.arity, {f.arg[0], f.arg[1], f.arg[2]}, f.scalar};
-  }
-  run_tiles(steps, n, k.in, k.in_shape, k.n_in, k.out, k.out_shape);
-}
-
-}  // namespace kernels
 }  // namespace hybrid

@@ -1,7 +1,11 @@
 #pragma once
 // Shape inference, one rule per kind of op. Rules run at trace time, at
 // compile time and when an imported graph meets a new input shape; each
-// throws ShapeError naming the op and the shapes.
+// throws ShapeError naming the op and the shapes. A rule also normalizes the
+// axes it reads in `a` (negative axes become [0, r)), so kernels, CSE and
+// the graph file see one spelling of each axis.
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <string>
 
@@ -9,7 +13,7 @@
 
 namespace hybrid::shape_rules {
 
-using Rule = Shape (*)(const char* op, const Shape* in, int n, const Attrs& a);
+using Rule = Shape (*)(OpCode code, const char* op, const Shape* in, int n, Attrs& a);
 
 inline std::string shapes_text(const Shape* in, int n) {
   std::string s;
@@ -17,23 +21,29 @@ inline std::string shapes_text(const Shape* in, int n) {
   return s;
 }
 
-inline Shape none(const char*, const Shape*, int, const Attrs&) { return Shape{}; }
+inline Shape none(OpCode, const char*, const Shape*, int, Attrs&) { return Shape{}; }
 
-inline Shape broadcast(const char* op, const Shape* in, int n, const Attrs&) {
+inline Shape broadcast(OpCode, const char* op, const Shape* in, int n, Attrs&) {
   Shape out = in[0];
   for (int i = 1; i < n; ++i) out = broadcast_shapes(out, in[i], op);
   return out;
 }
 
-inline Shape same(const char*, const Shape* in, int, const Attrs&) { return in[0]; }
+/// clip: bounds must be ordered numbers; then as broadcast.
+inline Shape clip(OpCode code, const char* op, const Shape* in, int n, Attrs& a) {
+  if (!(a.a_min <= a.a_max))
+    throw ShapeError(std::string(op) + ": a_min " + std::to_string(a.a_min) + " must not exceed a_max " +
+                     std::to_string(a.a_max));
+  return broadcast(code, op, in, n, a);
+}
 
-inline Shape axis_preserving(const char* op, const Shape* in, int, const Attrs& a) {
+inline Shape axis_preserving(OpCode, const char* op, const Shape* in, int, Attrs& a) {
   if (in[0].empty()) throw ShapeError(std::string(op) + ": needs at least one dimension, got shape ()");
-  normalize_axis(a.axis, in[0].size(), op);
+  a.axis = normalize_axis(a.axis, in[0].size(), op);
   return in[0];
 }
 
-inline Shape matmul(const char* op, const Shape* in, int, const Attrs&) {
+inline Shape matmul(OpCode, const char* op, const Shape* in, int, Attrs&) {
   const Shape &a = in[0], &b = in[1];
   if (a.size() < 2 || b.size() < 2)
     throw ShapeError(std::string(op) + ": operands need at least 2 dimensions, got " +
@@ -49,7 +59,7 @@ inline Shape matmul(const char* op, const Shape* in, int, const Attrs&) {
   return out;
 }
 
-inline Shape fully_connected(const char* op, const Shape* in, int n, const Attrs& a) {
+inline Shape fully_connected(OpCode, const char* op, const Shape* in, int n, Attrs& a) {
   const Shape &x = in[0], &w = in[1];
   if (n != (a.no_bias ? 2 : 3))
     throw ShapeError(std::string(op) + ": expects " + (a.no_bias ? "2" : "3") + " inputs, got " +
@@ -78,7 +88,7 @@ inline Shape fully_connected(const char* op, const Shape* in, int n, const Attrs
   return out;
 }
 
-inline Shape reshape(const char* op, const Shape* in, int, const Attrs& a) {
+inline Shape reshape(OpCode, const char* op, const Shape* in, int, Attrs& a) {
   const int64_t total = numel(in[0]);
   Shape out = a.shape;
   int infer = -1;
@@ -106,7 +116,7 @@ inline Shape reshape(const char* op, const Shape* in, int, const Attrs& a) {
   return out;
 }
 
-inline Shape transpose(const char* op, const Shape* in, int, const Attrs& a) {
+inline Shape transpose(OpCode, const char* op, const Shape* in, int, Attrs& a) {
   const int nd = in[0].size();
   const Shape perm = kernels::resolved_perm(a, nd);
   if (perm.size() != nd)
@@ -125,10 +135,11 @@ inline Shape transpose(const char* op, const Shape* in, int, const Attrs& a) {
   return out;
 }
 
-inline Shape concat(const char* op, const Shape* in, int n, const Attrs& a) {
+inline Shape concat(OpCode, const char* op, const Shape* in, int n, Attrs& a) {
   if (n == 0) throw ShapeError(std::string(op) + ": needs at least one tensor");
   const int nd = in[0].size();
   const int axis = normalize_axis(a.axis, nd, op);
+  a.axis = axis;
   Shape out = in[0];
   for (int i = 1; i < n; ++i) {
     bool ok = in[i].size() == nd;
@@ -143,9 +154,10 @@ inline Shape concat(const char* op, const Shape* in, int n, const Attrs& a) {
   return out;
 }
 
-inline Shape slice(const char* op, const Shape* in, int, const Attrs& a) {
+inline Shape slice(OpCode, const char* op, const Shape* in, int, Attrs& a) {
   if (in[0].empty()) throw ShapeError(std::string(op) + ": cannot slice a 0-d tensor");
   const int axis = normalize_axis(a.axis, in[0].size(), op);
+  a.axis = axis;
   int64_t b, e;
   kernels::slice_bounds(a.begin, a.end, in[0][axis], b, e);
   Shape out = in[0];
@@ -153,25 +165,149 @@ inline Shape slice(const char* op, const Shape* in, int, const Attrs& a) {
   return out;
 }
 
-inline Shape reduce(const char* op, const Shape* in, int, const Attrs& a) {
-  const bool is_max = std::string(op) == "max";
-  if (a.axis == kAllAxes) {
-    if (is_max && numel(in[0]) == 0)
-      throw ShapeError(std::string(op) + ": reduction of an empty tensor of shape " + to_string(in[0]));
-    Shape out;
-    if (a.keepdims)
-      for (int i = 0; i < in[0].size(); ++i) out.push_back(1);
-    return out;
-  }
-  const int axis = normalize_axis(a.axis, in[0].size(), op);
-  if (is_max && in[0][axis] == 0)
-    throw ShapeError(std::string(op) + ": reduction over empty axis " + std::to_string(axis) +
-                     " of shape " + to_string(in[0]));
+/// Normalizes `a.axes` (sorted, each once) for a tensor of `in`'s rank.
+inline void normalize_axes(const char* op, const Shape& in, Attrs& a) {
+  Shape axes;
+  for (int64_t axis : a.axes) axes.push_back(normalize_axis(axis, in.size(), op));
+  std::sort(axes.begin(), axes.end());
+  for (int i = 1; i < axes.size(); ++i)
+    if (axes[i] == axes[i - 1])
+      throw ShapeError(std::string(op) + ": axis " + std::to_string(axes[i]) + " is named twice in " +
+                       to_string(a.axes));
+  a.axes = axes;
+}
+
+/// sum, mean, max over a.axes (empty: all axes).
+inline Shape reduce(OpCode code, const char* op, const Shape* in, int, Attrs& a) {
+  normalize_axes(op, in[0], a);
   Shape out;
-  for (int i = 0; i < in[0].size(); ++i) {
-    if (i != axis) out.push_back(in[0][i]);
+  int empty_axis = -1;  // a reduced axis of extent 0
+  for (int d = 0, k = 0; d < in[0].size(); ++d) {
+    const bool reduced = a.axes.empty() || (k < a.axes.size() && a.axes[k] == d);
+    if (reduced && !a.axes.empty()) ++k;
+    if (reduced && in[0][d] == 0 && empty_axis < 0) empty_axis = d;
+    if (!reduced) out.push_back(in[0][d]);
     else if (a.keepdims) out.push_back(1);
   }
+  // max has no identity: reducing nothing has no answer.
+  if (code == OpCode::max && empty_axis >= 0)
+    throw ShapeError(std::string(op) + (a.axes.empty() ? ": reduction of an empty tensor of shape "
+                                                       : ": reduction over empty axis " + std::to_string(empty_axis) +
+                                                             " of shape ") +
+                     to_string(in[0]));
+  return out;
+}
+
+/// argmax: one index per line along a.axis.
+inline Shape argmax(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  if (in[0].empty()) throw ShapeError(std::string(op) + ": needs at least one dimension, got shape ()");
+  a.axis = normalize_axis(a.axis, in[0].size(), op);
+  if (in[0][a.axis] == 0)
+    throw ShapeError(std::string(op) + ": axis " + std::to_string(a.axis) + " of shape " + to_string(in[0]) +
+                     " is empty");
+  Shape out;
+  for (int d = 0; d < in[0].size(); ++d) {
+    if (d != a.axis) out.push_back(in[0][d]);
+    else if (a.keepdims) out.push_back(1);
+  }
+  return out;
+}
+
+/// stack: n equal shapes gain a new axis of extent n at a.axis (in [0, r]).
+inline Shape stack(OpCode, const char* op, const Shape* in, int n, Attrs& a) {
+  if (n == 0) throw ShapeError(std::string(op) + ": needs at least one tensor");
+  if (in[0].size() == Shape::kMaxDims)
+    throw ShapeError(std::string(op) + ": inputs of shape " + to_string(in[0]) + " already have " +
+                     std::to_string(Shape::kMaxDims) + " dimensions");
+  const int r = in[0].size();
+  if (a.axis < -(r + 1) || a.axis > r)
+    throw ShapeError(std::string(op) + ": axis " + std::to_string(a.axis) + " is out of range for stacking tensors of " +
+                     std::to_string(r) + " dimensions (valid: " + std::to_string(-(r + 1)) + " to " +
+                     std::to_string(r) + ")");
+  if (a.axis < 0) a.axis += r + 1;
+  for (int i = 1; i < n; ++i)
+    if (in[i] != in[0]) throw ShapeError(std::string(op) + ": shapes " + shapes_text(in, n) + " differ");
+  Shape out;
+  for (int d = 0; d <= in[0].size(); ++d) {
+    if (d == a.axis) out.push_back(n);
+    if (d < in[0].size()) out.push_back(in[0][d]);
+  }
+  return out;
+}
+
+/// broadcast_to: x must broadcast to the target a.shape.
+inline Shape broadcast_to(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  checked_numel(a.shape, op);
+  bool ok = in[0].size() <= a.shape.size();
+  for (int i = 0; ok && i < in[0].size(); ++i) {
+    const int64_t d = in[0][in[0].size() - 1 - i], t = a.shape[a.shape.size() - 1 - i];
+    ok = d == t || d == 1;
+  }
+  if (!ok) throw ShapeError(std::string(op) + ": cannot broadcast " + to_string(in[0]) + " to " + to_string(a.shape));
+  return a.shape;
+}
+
+/// pad: a.pad_before and a.pad_after hold one width per axis.
+inline Shape pad(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  if (a.pad_before.size() != in[0].size() || a.pad_after.size() != in[0].size())
+    throw ShapeError(std::string(op) + ": pad_before " + to_string(a.pad_before) + " and pad_after " +
+                     to_string(a.pad_after) + " need one width per axis of " + to_string(in[0]));
+  Shape out;
+  for (int d = 0; d < in[0].size(); ++d) {
+    const int64_t before = a.pad_before[d], after = a.pad_after[d];
+    if (before < 0 || after < 0 || before > std::numeric_limits<int64_t>::max() - after ||
+        in[0][d] > std::numeric_limits<int64_t>::max() - before - after)
+      throw ShapeError(std::string(op) + ": widths " + to_string(a.pad_before) + ", " + to_string(a.pad_after) +
+                       " are negative or too large for " + to_string(in[0]));  // before, after
+    out.push_back(in[0][d] + before + after);
+  }
+  checked_numel(out, op);
+  return out;
+}
+
+/// take: x's axis a.axis replaced by the indices' shape.
+inline Shape take(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  if (in[0].empty()) throw ShapeError(std::string(op) + ": cannot take from a 0-d tensor");
+  a.axis = normalize_axis(a.axis, in[0].size(), op);
+  if (in[0].size() - 1 + in[1].size() > Shape::kMaxDims)
+    throw ShapeError(std::string(op) + ": the result of " + shapes_text(in, 2) + " would have more than " +
+                     std::to_string(Shape::kMaxDims) + " dimensions");
+  Shape out;
+  for (int d = 0; d < in[0].size(); ++d) {
+    if (d == a.axis)
+      for (int64_t e : in[1]) out.push_back(e);
+    else
+      out.push_back(in[0][d]);
+  }
+  checked_numel(out, op);
+  return out;
+}
+
+/// pick: the index holds one entry per line of x along a.axis (its shape is
+/// x's without that axis, or with extent 1 there).
+inline Shape pick(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  if (in[0].empty()) throw ShapeError(std::string(op) + ": needs at least one dimension, got shape ()");
+  a.axis = normalize_axis(a.axis, in[0].size(), op);
+  Shape dropped, kept;
+  for (int d = 0; d < in[0].size(); ++d) {
+    if (d != a.axis) dropped.push_back(in[0][d]);
+    kept.push_back(d == a.axis ? 1 : in[0][d]);
+  }
+  if (in[1] != dropped && in[1] != kept)
+    throw ShapeError(std::string(op) + ": index shape must be " + to_string(dropped) + " or " + to_string(kept) +
+                     ", got " + shapes_text(in, 2));
+  return a.keepdims ? kept : dropped;
+}
+
+/// one_hot: the indices' shape plus a last axis of a.depth classes.
+inline Shape one_hot(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  if (a.depth < 0) throw ShapeError(std::string(op) + ": depth must be >= 0, got " + std::to_string(a.depth));
+  if (in[0].size() == Shape::kMaxDims)
+    throw ShapeError(std::string(op) + ": indices of shape " + to_string(in[0]) + " already have " +
+                     std::to_string(Shape::kMaxDims) + " dimensions");
+  Shape out = in[0];
+  out.push_back(a.depth);
+  checked_numel(out, op);
   return out;
 }
 
