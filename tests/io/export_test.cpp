@@ -854,7 +854,7 @@ TEST_CASE("malformed params files are rejected with FormatError", "[io]") {
   }
   SECTION("a malformed header") {
     write_bytes(bad, le64(5) + "{\"a\":" + data);
-    CHECK_THAT(import_bad(), Contains(bad) && Contains("malformed JSON header"));
+    CHECK_THAT(import_bad(), Contains(bad) && Contains("header: malformed JSON"));
     write_bytes(bad, le64(2) + "[]");
     CHECK_THAT(import_bad(), Contains(bad) && Contains("must be a JSON object"));
     ojson h = good_header();

@@ -3,7 +3,8 @@
 // out like MXNet's symbol JSON (nodes with op/name/attrs/inputs triples,
 // arg_nodes, heads). docs/FORMAT.md specifies it. Reading validates
 // everything before trusting it: a bad file raises FormatError naming the
-// file and the node, never a crash or an allocation sized by unchecked input.
+// file and the node, never a crash or an allocation sized by unchecked input;
+// a path that cannot be read is Error. Reading is linear in the file's size.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "../graph/graph.hpp"
+#include "json_reader.hpp"
 
 namespace hybrid::io {
 
@@ -29,8 +31,9 @@ namespace detail {
 /// however many keys a hostile file puts in one object.
 using json_in = nlohmann::json;
 
-/// Graph files nest five levels deep; anything far deeper is rejected while
-/// parsing, so no later recursion (printing, comparing) can exhaust the stack.
+/// Graph files nest five levels deep (the top-level object is level 1);
+/// anything deeper than this is rejected before a DOM is built, so no later
+/// recursion (printing, comparing) can exhaust the stack.
 inline constexpr int kMaxJsonDepth = 64;
 
 /// One Attrs field: its key in the file, and how it is written and read.
@@ -194,30 +197,8 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
   auto fail = [&](const std::string& where, const std::string& what) -> void {
     throw FormatError(source + ": " + where + (where.empty() ? "" : ": ") + what);
   };
-  // Parse, refusing deep nesting and repeated keys as they are met.
-  json_in doc;
-  {
-    std::vector<std::unordered_set<std::string>> open_objects;
-    std::string problem;
-    auto on_event = [&](int depth, json_in::parse_event_t event, json_in& parsed) {
-      using E = json_in::parse_event_t;
-      if (depth > detail::kMaxJsonDepth && problem.empty())
-        problem = "values nest deeper than " + std::to_string(detail::kMaxJsonDepth) + " levels";
-      if (event == E::object_start) open_objects.emplace_back();
-      if (event == E::object_end && !open_objects.empty()) open_objects.pop_back();
-      if (event == E::key && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
-          problem.empty())
-        problem = "an object repeats the key '" + parsed.get<std::string>() + "'";
-      // Once something is wrong, discard every value: nothing deep is kept.
-      return problem.empty();
-    };
-    try {
-      doc = json_in::parse(text, on_event);
-    } catch (const nlohmann::json::exception& e) {
-      fail("", std::string("malformed JSON: ") + e.what());
-    }
-    if (!problem.empty()) fail("", problem);
-  }
+  // Strict JSON first: no byte-order mark, no repeated key, no deep nesting.
+  const json_in doc = read_strict_json(text.data(), text.data() + text.size(), detail::kMaxJsonDepth, source + ": ");
   if (!doc.is_object()) fail("", "the top level is not a JSON object");
   auto require = [&](const json_in& obj, const char* key, const std::string& where) -> const json_in& {
     if (!obj.is_object()) fail(where, "is not a JSON object");

@@ -7,9 +7,12 @@
 //   [rest]     raw little-endian tensor data; offsets count from the end of the header
 //
 // The reader trusts nothing in the file: the header length is checked against
-// the file size before anything is allocated, every tensor's offsets must lie
-// in the data section, match its dtype and shape, and together the tensors
-// must cover the data section exactly, without overlaps or gaps.
+// the file size before anything is allocated, the header is strict JSON
+// (io/json_reader.hpp), every tensor's offsets must lie in the data section,
+// match its dtype and shape, and together the tensors must cover the data
+// section exactly, without overlaps or gaps. Reading is linear in the file's
+// size. Bad content is FormatError naming the file; a path that cannot be
+// read is Error.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -27,11 +30,14 @@
 #include <nlohmann/json.hpp>
 
 #include "../core/tensor.hpp"
+#include "json_reader.hpp"
 
 namespace hybrid::io::safetensors {
 
 /// Headers above this are rejected (the reference implementation's limit).
 inline constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+/// A valid header nests 3 levels (header, entry, shape); this bounds hostile ones.
+inline constexpr int kMaxHeaderDepth = 16;
 
 /// One tensor of a file: where its bytes are in the data section.
 struct TensorInfo {
@@ -144,36 +150,12 @@ inline File::File(std::vector<unsigned char> bytes, std::string source)
   data_start_ = static_cast<size_t>(8 + header_len);
   const uint64_t data_size = size - data_start_;
 
-  // Duplicate keys would silently overwrite each other in a JSON object:
-  // track the keys of every open object and reject repeats.
-  std::vector<std::unordered_set<std::string>> open_objects;
-  std::string duplicate;
-  bool too_deep = false;
-  auto on_event = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    using E = nlohmann::json::parse_event_t;
-    // A header is two levels deep; deep nesting would only make later recursion overflow the stack.
-    if (depth > 16) {
-      too_deep = true;
-      return false;  // discard: the value is not kept
-    }
-    if (event == E::object_start) open_objects.emplace_back();
-    if (event == E::object_end && !open_objects.empty()) open_objects.pop_back();
-    if (event == E::key && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
-        duplicate.empty())
-      duplicate = parsed.get<std::string>();
-    return true;
-  };
   const char* text = reinterpret_cast<const char*>(bytes_.data() + 8);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text, text + header_len, on_event);
-  } catch (const nlohmann::json::exception& e) {
-    detail::fail(source_, std::string("malformed JSON header: ") + e.what());
-  }
-  if (too_deep) detail::fail(source_, "the JSON header nests deeper than 16 levels");
-  if (!duplicate.empty()) detail::fail(source_, "the header repeats the key '" + duplicate + "'");
+  const nlohmann::json header =
+      read_strict_json(text, text + header_len, kMaxHeaderDepth, "safetensors file '" + source_ + "': header: ");
   if (!header.is_object()) detail::fail(source_, "the header must be a JSON object, got " + std::string(header.type_name()));
 
+  tensors_.reserve(header.size());  // bounded by the header's own size
   for (const auto& [name, v] : header.items()) {
     if (name == "__metadata__") {
       if (!v.is_object()) detail::fail(source_, "__metadata__ must be an object of strings");
