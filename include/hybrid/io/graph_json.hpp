@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../graph/graph.hpp"
+#include "extents.hpp"
 #include "json_reader.hpp"
 
 namespace hybrid::io {
@@ -68,17 +69,14 @@ inline Shape as_shape(const json_in& v, bool allow_minus_one) {
 }
 inline ordered_json shape_json(const Shape& s) { return ordered_json(s.to_vector()); }
 
-/// Rejects a shape whose non-zero extents multiply past int64: a zero extent
-/// makes the element count 0, but strides and flattened feature counts still
-/// multiply the other extents.
-inline void check_extents(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s)
-    if (d > 0) {
-      if (n > std::numeric_limits<int64_t>::max() / d)
-        throw std::string("shape " + to_string(s) + ": the product of its extents overflows");
-      n *= d;
-    }
+/// Rejects a shape whose non-zero extents, times the element size, multiply
+/// past int64: a zero extent makes the element count 0, but strides,
+/// flattened feature counts and byte sizes still multiply the other extents.
+template <class T>
+void check_extents(const Shape& s) {
+  if (!byte_size_fits(s, static_cast<int64_t>(sizeof(T))))
+    throw std::string("shape " + to_string(s) + ": its size in bytes (" + std::to_string(sizeof(T)) +
+                      " per element, counting only non-zero extents) overflows int64");
 }
 
 /// Non-finite values are strings: JSON has no NaN or infinity.
@@ -279,7 +277,7 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
           throw "attribute 'shape' " + e;
         }
         checked_numel(shape, "variable");
-        detail::check_extents(shape);
+        detail::check_extents<T>(shape);
         if (!variable_names.insert(name).second) throw std::string("duplicate variable name '" + name + "'");
         g.add_variable(name, shape, kind == "input" ? graph::VarKind::input : graph::VarKind::param);
         continue;
@@ -292,7 +290,7 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
           throw "attribute 'shape' " + e;
         }
         const int64_t n = checked_numel(shape, "constant");
-        detail::check_extents(shape);
+        detail::check_extents<T>(shape);
         const json_in& values = jattrs.at("value");
         if (!values.is_array() || static_cast<int64_t>(values.size()) != n)
           throw std::string("value must be an array of " + std::to_string(n) + " numbers for shape " + to_string(shape));
@@ -333,7 +331,7 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
         }
       }
       const int id = g.add_op(op, std::move(inputs), std::move(attrs));  // validates arity and shapes
-      detail::check_extents(g.nodes[id].shape);
+      detail::check_extents<T>(g.nodes[id].shape);
     } catch (const std::string& what) {
       fail(at, what);
     } catch (const FormatError&) {
