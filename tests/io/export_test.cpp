@@ -483,18 +483,24 @@ TEST_CASE("a traced two-input graph imports with its inputs named in any order",
   in_order->hybridize(false);
   CHECK(hybrid::allclose((*in_order)({a, b}), expected));
 
-  // Wrong arguments are Errors naming the inputs.
-  std::string msg = argument_error_of(
+  // Names that do not match the graph's inputs are a mismatch with the file:
+  // FormatErrors naming it and the inputs.
+  std::string msg = format_error_of(
       [&] { nn::SymbolBlock::imports(dir.file("two-symbol.json"), {"data0"}, dir.file("two-0000.params")); });
-  CHECK_THAT(msg, Contains("'data0', 'data1'") && Contains("1 were named"));
-  msg = argument_error_of([&] {
+  CHECK_THAT(msg, Contains(dir.file("two-symbol.json")) && Contains("'data0', 'data1'") && Contains("1 were named"));
+  msg = format_error_of([&] {
     nn::SymbolBlock::imports(dir.file("two-symbol.json"), {"data0", "x"}, dir.file("two-0000.params"));
   });
   CHECK_THAT(msg, Contains("'x' is not an input") && Contains(dir.file("two-symbol.json")));
+  msg = format_error_of([&] {
+    nn::SymbolBlock::imports(dir.file("two-symbol.json"), {"data0", "data1", "data2"}, dir.file("two-0000.params"));
+  });
+  CHECK_THAT(msg, Contains(dir.file("two-symbol.json")) && Contains("'data2' is not an input"));
+  // A name given twice is wrong whatever the file holds: an argument error.
   msg = argument_error_of([&] {
     nn::SymbolBlock::imports(dir.file("two-symbol.json"), {"data0", "data0"}, dir.file("two-0000.params"));
   });
-  CHECK_THAT(msg, Contains("named twice"));
+  CHECK_THAT(msg, Contains("'data0' is given twice"));
   msg = argument_error_of([&] { (*swapped)({b}); });
   CHECK_THAT(msg, Contains("called with 1 inputs") && Contains("takes 2"));
 }
