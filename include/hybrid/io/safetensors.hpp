@@ -10,9 +10,9 @@
 // the file size before anything is allocated, the header is strict JSON
 // (io/json_reader.hpp), every tensor's offsets must lie in the data section,
 // match its dtype and shape, and together the tensors must cover the data
-// section exactly, without overlaps or gaps. Reading is linear in the file's
-// size. Bad content is FormatError naming the file; a path that cannot be
-// read is Error.
+// section exactly, without overlaps or gaps. Reading takes time proportional
+// to the file's size, times a log factor for sorting the tensors. Bad content
+// is FormatError naming the file; a path that cannot be read is Error.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
