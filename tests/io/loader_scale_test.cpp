@@ -87,12 +87,14 @@ TEST_CASE("load_parameters reads 100,000 tensors into a block with 100,000 param
   write_bytes(path, params_file(kCount, "p"));
   ManyParams block(kCount);
   block.load_parameters(path);
-  const auto params = block.collect_params();
+  // Parameter pi is registered i-th and its tensor holds i: the names matched.
+  const auto& params = block.own_params();
   REQUIRE(params.size() == static_cast<size_t>(kCount));
   int wrong = 0;
   for (int i = 0; i < kCount; ++i)
-    if (params["p" + std::to_string(i)]->data().item() != static_cast<float>(i)) ++wrong;
+    if (params[static_cast<size_t>(i)].second->data().item() != static_cast<float>(i)) ++wrong;
   CHECK(wrong == 0);
+  CHECK(params.back().second->name() == "p99999");
 }
 
 TEST_CASE("a graph file of 100,000 nodes loads, and an invalid one is rejected", "[io][scale]") {
