@@ -9,6 +9,9 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <hybrid/hybrid.hpp>
 #include <map>
 #include <memory>
@@ -290,6 +293,66 @@ void BM_chain(benchmark::State& state) {
                                                      benchmark::Counter::kAvgIterations);
 }
 
+// ---- Loading files -------------------------------------------------------------------
+
+/// A file under the temporary directory, written once and removed at exit.
+class BenchFile {
+ public:
+  BenchFile(const std::string& name, const std::string& bytes)
+      : path_((std::filesystem::temp_directory_path() / ("hybrid_bench_" + name)).string()) {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  ~BenchFile() { std::remove(path_.c_str()); }
+  BenchFile(const BenchFile&) = delete;
+  BenchFile& operator=(const BenchFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+/// A params file of n float32 tensors p0, p1, … of shape (1,).
+std::string many_tensors_file(int n) {
+  std::string header = "{";
+  for (int i = 0; i < n; ++i)
+    header.append(i ? "," : "").append("\"p" + std::to_string(i) + "\":{\"dtype\":\"F32\",\"shape\":[1],")
+        .append("\"data_offsets\":[" + std::to_string(4 * i) + "," + std::to_string(4 * i + 4) + "]}");
+  header += "}";
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>(header.size() >> (8 * i));
+  return bytes + header + std::string(4 * static_cast<size_t>(n), '\0');
+}
+
+/// A graph file of n nodes: an input and a chain of n - 1 relus.
+std::string relu_chain_file(int n) {
+  std::string nodes =
+      R"({"op":"null","name":"data","attrs":{"kind":"input","shape":[1,8],"dtype":"float32"},"inputs":[]})";
+  for (int i = 1; i < n; ++i)
+    nodes.append(",{\"op\":\"relu\",\"name\":\"relu" + std::to_string(i) + "\",\"attrs\":{},\"inputs\":[[")
+        .append(std::to_string(i - 1) + ",0,0]]}");
+  return R"({"format":"hybrid-symbol","format_version":1,"dtype":"float32","nodes":[)" + nodes +
+         R"(],"arg_nodes":[0],"heads":[[)" + std::to_string(n - 1) + ",0,0]]}";
+}
+
+/// load_parameters of a file with range(0) tensors into as many parameters.
+void BM_load_params(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const BenchFile file("params_" + std::to_string(n), many_tensors_file(n));
+  nn::ParameterDict params;
+  for (int i = 0; i < n; ++i) params.add(std::make_shared<nn::Parameter>("p" + std::to_string(i), Shape{1}));
+  for (auto _ : state) nn::load_parameters(params, file.path());
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+/// load_graph of a file with range(0) nodes.
+void BM_load_graph(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const BenchFile file("graph_" + std::to_string(n), relu_chain_file(n));
+  for (auto _ : state) benchmark::DoNotOptimize(io::load_graph<float>(file.path()).nodes.data());
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
 void mlp_batches(benchmark::internal::Benchmark* b) {
   for (int batch : {1, 8, 64, 256}) b->Arg(batch);
 }
@@ -322,6 +385,8 @@ BENCHMARK(BM_deep_handwritten)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_deep)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_chain_handwritten)->Apply([](auto* b) { chain_sizes(b, false); })->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_chain)->Apply([](auto* b) { chain_sizes(b, true); })->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_load_params)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_load_graph)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 
 // ---- The closing table ----------------------------------------------------------------
 
@@ -336,7 +401,7 @@ class MedianCollector : public benchmark::ConsoleReporter {
     }
     ConsoleReporter::ReportRuns(runs);
   }
-  std::map<std::string, double> medians;  // in each benchmark's unit (µs)
+  std::map<std::string, double> medians;  // in each benchmark's unit (µs; ms for loading)
 };
 
 void print_report(const std::map<std::string, double>& m) {
@@ -380,6 +445,12 @@ void print_report(const std::map<std::string, double>& m) {
     }
   const double first = get("BM_mlp_first_call");
   if (first >= 0) std::printf("first hybridized call of the seed MLP (trace + passes + plan + run): %.1f us\n", first);
+  for (const char* what : {"params", "graph"})
+    for (int n : {10'000, 100'000}) {
+      const double ms = get(std::string("BM_load_") + what + "/" + std::to_string(n));
+      if (ms >= 0)
+        std::printf("loading a %s file of %6d entries: %8.1f ms (%.2f us per entry)\n", what, n, ms, 1000 * ms / n);
+    }
 
   std::printf("\n== Targets (a report of this run, not a test) ==\n");
   auto target = [](const char* what, double value, double limit, bool at_most) {

@@ -536,18 +536,24 @@ TEST_CASE("a traced two-input graph imports with its inputs named in any order",
   in_order->hybridize(false);
   CHECK(hybrid::allclose((*in_order)({a, b}), expected));
 
-  // Wrong arguments are Errors naming the inputs.
-  std::string msg = argument_error_of(
+  // Names that do not match the graph's inputs are a mismatch with the file:
+  // FormatErrors naming it and the inputs.
+  std::string msg = format_error_of(
       [&] { nn::SymbolBlock::imports(dir.file("two-symbol.json"), {"data0"}, dir.file("two-0000.params")); });
-  CHECK_THAT(msg, Contains("'data0', 'data1'") && Contains("1 were named"));
-  msg = argument_error_of([&] {
+  CHECK_THAT(msg, Contains(dir.file("two-symbol.json")) && Contains("'data0', 'data1'") && Contains("1 were named"));
+  msg = format_error_of([&] {
     nn::SymbolBlock::imports(dir.file("two-symbol.json"), {"data0", "x"}, dir.file("two-0000.params"));
   });
   CHECK_THAT(msg, Contains("'x' is not an input") && Contains(dir.file("two-symbol.json")));
+  msg = format_error_of([&] {
+    nn::SymbolBlock::imports(dir.file("two-symbol.json"), {"data0", "data1", "data2"}, dir.file("two-0000.params"));
+  });
+  CHECK_THAT(msg, Contains(dir.file("two-symbol.json")) && Contains("'data2' is not an input"));
+  // A name given twice is wrong whatever the file holds: an argument error.
   msg = argument_error_of([&] {
     nn::SymbolBlock::imports(dir.file("two-symbol.json"), {"data0", "data0"}, dir.file("two-0000.params"));
   });
-  CHECK_THAT(msg, Contains("named twice"));
+  CHECK_THAT(msg, Contains("'data0' is given twice"));
   msg = argument_error_of([&] { (*swapped)({b}); });
   CHECK_THAT(msg, Contains("called with 1 inputs") && Contains("takes 2"));
 }
@@ -794,15 +800,19 @@ TEST_CASE("malformed graph files are rejected with FormatError", "[io]") {
     // A zero extent empties the tensor, but the other extents still must not overflow.
     msg = load_edited([](ojson& d) { d["nodes"][0]["attrs"]["shape"] = {0, 4611686018427387904, 4}; });
     CHECK_THAT(msg, Contains("nodes[0]") && Contains("overflows"));
-    // Concatenation must not overflow an extent.
+    // Concatenation must not overflow an extent: five inputs of 2^61 - 1
+    // floats each (just under 2^63 bytes).
     ojson doc = m.doc;
-    doc["nodes"][0]["attrs"]["shape"] = {1, 4611686018427387904};
-    const ojson concat_node = {
-        {"op", "concat"}, {"name", "c"}, {"attrs", {{"axis", 1}}}, {"inputs", {{0, 0, 0}, {0, 0, 0}}}};
+    doc["nodes"][0]["attrs"]["shape"] = {1, 2305843009213693951};
+    const ojson concat_node = {{"op", "concat"},
+                               {"name", "c"},
+                               {"attrs", {{"axis", 1}}},
+                               {"inputs", {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}}}};
     doc["nodes"].insert(doc["nodes"].begin() + 1, concat_node);
     write_bytes(bad, doc.dump());
     msg = format_error_of([&] { io::load_graph<float>(bad); });
-    CHECK_THAT(msg, Contains(bad) && Contains("nodes[1] (concat") && Contains("overflows"));
+    CHECK_THAT(msg, Contains(bad) && Contains("nodes[1] (concat") && Contains("concatenated extent") &&
+                        Contains("overflows"));
   }
   SECTION("a constant whose values do not match its shape") {
     ojson doc = m.doc;
@@ -833,6 +843,101 @@ TEST_CASE("malformed graph files are rejected with FormatError", "[io]") {
     const std::string msg =
         argument_error_of([&] { nn::SymbolBlock::imports(dir.file("none-symbol.json"), {"data"}, m.params); });
     CHECK_THAT(msg, Contains(dir.file("none-symbol.json")));
+  }
+}
+
+TEST_CASE("graph files: the limits FORMAT.md states hold exactly", "[io]") {
+  TempDir dir;
+  const SmallModel m = export_small_model(dir);
+  const std::string path = dir.file("limits-symbol.json");
+  auto load_doc = [&](const ojson& doc) {
+    write_bytes(path, doc.dump(1));
+    return io::load_graph<float>(path);
+  };
+  auto rejected = [&](const ojson& doc) {
+    write_bytes(path, doc.dump(1));
+    return format_error_of([&] { io::load_graph<float>(path); });
+  };
+  const int last = static_cast<int>(m.doc["nodes"].size());  // the index of a node appended at the end
+  const std::string at_last = "nodes[" + std::to_string(last) + "]";
+  auto appended = [&](const ojson& node) {
+    ojson doc = m.doc;
+    doc["nodes"].push_back(node);
+    return doc;
+  };
+
+  SECTION("values nest at most 64 levels, the top-level object being level 1") {
+    // producer is ignored, so its nesting is the only thing that varies.
+    auto nested = [&](int levels) {
+      ojson doc = m.doc;
+      const int arrays = levels - 2;  // under the top level (1) and producer (2)
+      doc["producer"] = ojson::parse("{\"x\": " + std::string(arrays, '[') + std::string(arrays, ']') + "}");
+      return doc;
+    };
+    CHECK(load_doc(nested(64)).nodes.size() == m.doc["nodes"].size());
+    CHECK_THAT(rejected(nested(65)), Contains(path) && Contains("nest deeper than 64 levels"));
+  }
+  SECTION("a byte-order mark is not allowed") {
+    write_bytes(path, "\xEF\xBB\xBF" + read_bytes(m.symbol));
+    CHECK_THAT(format_error_of([&] { io::load_graph<float>(path); }), Contains(path) && Contains("byte-order mark"));
+  }
+  SECTION("an integer has no fraction or exponent: 3.0 is not one") {
+    ojson doc = m.doc;
+    doc["format_version"] = 1.0;
+    CHECK_THAT(rejected(doc), Contains("format_version") && Contains("unsupported version 1.0"));
+    std::string text = read_bytes(m.symbol);
+    text.replace(text.find("\"format_version\": 1"), 19, "\"format_version\": 1e0");
+    write_bytes(path, text);
+    CHECK_THAT(format_error_of([&] { io::load_graph<float>(path); }), Contains("unsupported version"));
+    doc = m.doc;
+    doc["nodes"][0]["attrs"]["shape"] = {1, 4.0};
+    CHECK_THAT(rejected(doc), Contains("nodes[0]") && Contains("expects an integer"));
+    doc = m.doc;
+    doc["nodes"][last - 1]["inputs"][0][0] = static_cast<double>(doc["nodes"][last - 1]["inputs"][0][0].get<int>());
+    CHECK_THAT(rejected(doc), Contains("nodes[" + std::to_string(last - 1) + "]") && Contains("triple of integers"));
+  }
+  SECTION("a reshape target has at most 8 extents") {
+    auto reshape = [](const ojson& target) {
+      return ojson{{"op", "reshape"}, {"name", "r"}, {"attrs", {{"shape", target}}},
+                   {"inputs", ojson::array({ojson::array({0, 0, 0})})}};
+    };
+    const auto g = load_doc(appended(reshape({1, 1, 1, 1, 1, 1, 2, -1})));
+    CHECK(g.nodes.back().shape == Shape{1, 1, 1, 1, 1, 1, 2, 2});
+    CHECK_THAT(rejected(appended(reshape({1, 1, 1, 1, 1, 1, 1, 2, 2}))),
+               Contains(at_last + " (reshape") && Contains("more than 8 dimensions"));
+  }
+  SECTION("a shape's byte size must fit int64: inputs") {
+    // float32 (2^60, 4) has 2^62 elements, which fit, but 2^64 bytes, which do not.
+    ojson doc = m.doc;
+    doc["nodes"][0]["attrs"]["shape"] = {int64_t{1} << 60, 4};
+    CHECK_THAT(rejected(doc), Contains(path) && Contains("nodes[0]") && Contains("overflows"));
+    // (2^58, 4) is 2^62 bytes as float32, and every inferred shape fits too ...
+    doc["nodes"][0]["attrs"]["shape"] = {int64_t{1} << 58, 4};
+    CHECK(load_doc(doc).nodes.back().shape == Shape{int64_t{1} << 58, 2});
+    // ... but 2^63 bytes as float64.
+    doc["dtype"] = "float64";
+    for (auto& node : doc["nodes"])
+      if (node["op"] == "null") node["attrs"]["dtype"] = "float64";
+    write_bytes(path, doc.dump());
+    CHECK_THAT(format_error_of([&] { io::load_graph<double>(path); }), Contains("nodes[0]") && Contains("overflows"));
+  }
+  SECTION("a shape's byte size must fit int64: constants, counting only non-zero extents") {
+    auto constant = [](const ojson& shape) {
+      return ojson{{"op", "constant"}, {"name", "c"}, {"attrs", {{"shape", shape}, {"value", ojson::array()}}},
+                   {"inputs", ojson::array()}};
+    };
+    CHECK(load_doc(appended(constant({0, int64_t{1} << 58, 4}))).nodes.back().shape ==
+          Shape{0, int64_t{1} << 58, 4});
+    CHECK_THAT(rejected(appended(constant({0, int64_t{1} << 60, 4}))),
+               Contains(at_last + " (constant") && Contains("overflows"));
+  }
+  SECTION("a shape's byte size must fit int64: inferred shapes") {
+    // Two (2^58, 4) inputs concatenated: 2^61 elements fit int64, 2^63 bytes do not.
+    ojson doc = m.doc;
+    doc["nodes"][0]["attrs"]["shape"] = {int64_t{1} << 58, 4};
+    doc["nodes"].push_back(
+        {{"op", "concat"}, {"name", "c"}, {"attrs", {{"axis", 0}}}, {"inputs", {{0, 0, 0}, {0, 0, 0}}}});
+    CHECK_THAT(rejected(doc), Contains(path) && Contains(at_last + " (concat") && Contains("overflows"));
   }
 }
 
@@ -907,7 +1012,7 @@ TEST_CASE("malformed params files are rejected with FormatError", "[io]") {
   }
   SECTION("a malformed header") {
     write_bytes(bad, le64(5) + "{\"a\":" + data);
-    CHECK_THAT(import_bad(), Contains(bad) && Contains("malformed JSON header"));
+    CHECK_THAT(import_bad(), Contains(bad) && Contains("header: malformed JSON"));
     write_bytes(bad, le64(2) + "[]");
     CHECK_THAT(import_bad(), Contains(bad) && Contains("must be a JSON object"));
     ojson h = good_header();

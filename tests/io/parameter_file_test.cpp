@@ -222,6 +222,16 @@ TEST_CASE("load_parameters: every corrupt file raises FormatError and changes no
        "non-negative integer"},
       {"fractional dimension", file_bytes(header_with([](json& h) { h["0.bias"]["shape"] = {3.0}; }), data_bytes(92)),
        "non-negative integer"},
+      {"an offset written as 48.0",
+       file_bytes(header_with([](json& h) { h["0.bias"]["data_offsets"] = {48.0, 60}; }), data_bytes(92)),
+       "data_offsets begin must be a non-negative integer, got 48.0"},
+      {"an empty tensor whose byte size overflows",
+       file_bytes(header_with([](json& h) {
+                    h["empty"] = {{"dtype", "F32"}, {"shape", {0, 1ull << 60, 4}}, {"data_offsets", {92, 92}}};
+                  }),
+                  data_bytes(92)),
+       "byte size of shape [0,1152921504606846976,4] overflows"},
+      {"a byte-order mark", file_bytes("\xEF\xBB\xBF" + valid_header().dump(), data_bytes(92)), "byte-order mark"},
       {"too many dimensions",
        file_bytes(header_with([](json& h) { h["0.bias"]["shape"] = {1, 1, 1, 1, 1, 1, 1, 1, 3}; }), data_bytes(92)),
        "at most 8"},
@@ -281,9 +291,7 @@ TEST_CASE("load_parameters: every missing, unexpected and mismatched parameter i
   try {
     net.load_parameters(path);
     FAIL("no error");
-  } catch (const FormatError&) {
-    FAIL("a well-formed file that does not fit the model is not a format error");
-  } catch (const Error& e) {
+  } catch (const FormatError& e) {  // a file that does not fit the model is bad content too
     const std::string m = e.what();
     INFO(m);
     CHECK_THAT(m, Contains(path));
@@ -299,6 +307,7 @@ TEST_CASE("load_parameters: every missing, unexpected and mismatched parameter i
   // allow_missing / ignore_extra, as in Gluon.
   const auto b0 = hybrid::full<float>({3}, 0.5f);
   st::write(path, {st::entry("0.bias", b0), st::entry("extra", extra)});
+  CHECK_THROWS_AS(net.load_parameters(path, true, false), FormatError);
   CHECK_THROWS_WITH(net.load_parameters(path, true, false), Contains("unexpected in the file: extra"));
   CHECK_THROWS_WITH(net.load_parameters(path, false, true), Contains("missing from the file: 0.weight, 1.weight, 1.bias"));
   CHECK(snapshot(net) == before);
@@ -326,4 +335,82 @@ TEST_CASE("save/load_parameters: missing files and uninitialized parameters", "[
   CHECK_THROWS_WITH(deferred.save_parameters(out), Contains("'0.weight' has not been initialized"));
   CHECK_FALSE(fs::exists(out));
   CHECK_FALSE(fs::exists(out + ".tmp"));
+}
+
+TEST_CASE("safetensors: zero-size tensors may share offsets, whatever the header's order", "[io]") {
+  TempDir dir;
+  const std::string path = dir.file("empties.safetensors");
+  // Empty tensors at the start, between a and b (sharing b's start), and at
+  // the end; their names sort against their offsets.
+  const std::vector<std::pair<std::string, json>> entries{
+      {"z_first", {{"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {0, 0}}}},
+      {"a", {{"dtype", "F32"}, {"shape", {2}}, {"data_offsets", {0, 8}}}},
+      {"y_middle", {{"dtype", "F64"}, {"shape", {3, 0}}, {"data_offsets", {8, 8}}}},
+      {"x_middle", {{"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {8, 8}}}},
+      {"b", {{"dtype", "F32"}, {"shape", {1}}, {"data_offsets", {8, 12}}}},
+      {"c_last", {{"dtype", "F32"}, {"shape", {0, 5}}, {"data_offsets", {12, 12}}}},
+  };
+  // The header text in a given entry order (a JSON object's order is the text's).
+  auto header_in = [&](const std::vector<size_t>& order) {
+    std::string h = "{";
+    for (size_t i : order)
+      h += (h.size() > 1 ? "," : "") + json(entries[i].first).dump() + ":" + entries[i].second.dump();
+    return h + "}";
+  };
+  const std::vector<std::string> data_order{"z_first", "a", "x_middle", "y_middle", "b", "c_last"};
+  const std::vector<std::vector<size_t>> orders{{0, 1, 2, 3, 4, 5}, {5, 4, 3, 2, 1, 0}, {3, 0, 5, 1, 2, 4}};
+  for (const auto& order : orders) {
+    write_bytes(path, file_bytes(header_in(order), data_bytes(12)));
+    const st::File f = st::read(path);
+    std::vector<std::string> names;
+    for (const auto& t : f.tensors()) names.push_back(t.name);
+    CHECK(names == data_order);
+    CHECK(f.find("y_middle")->shape == Shape{3, 0});
+    CHECK(f.tensor<float>(*f.find("b")).size() == 1);
+  }
+  // An empty tensor inside another one's bytes overlaps it.
+  write_bytes(path, file_bytes(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},)"
+                               R"( "e": {"dtype": "F32", "shape": [0], "data_offsets": [4, 4]}})",
+                               data_bytes(8)));
+  CHECK_THROWS_AS(st::read(path), FormatError);
+  CHECK_THROWS_WITH(st::read(path), Contains(path) && Contains("tensor 'e' (bytes 4..4) overlaps tensor 'a'"));
+}
+
+TEST_CASE("safetensors: the header limits FORMAT.md states hold exactly", "[io]") {
+  TempDir dir;
+  const std::string path = dir.file("limits.safetensors");
+  auto read_error = [&](const std::string& header) {
+    write_bytes(path, file_bytes(header, ""));
+    try {
+      st::read(path);
+    } catch (const FormatError& e) {
+      return std::string(e.what());
+    }
+    FAIL("no FormatError");
+    return std::string();
+  };
+  SECTION("the header nests at most 16 levels, the header object being level 1") {
+    // Under the header (1) and __metadata__ (2): the JSON reader accepts 16
+    // levels, which then fail as content; 17 fail in the reader.
+    auto nested = [](int levels) {
+      const size_t arrays = static_cast<size_t>(levels - 2);
+      return "{\"__metadata__\": {\"k\": " + std::string(arrays, '[') + std::string(arrays, ']') + "}}";
+    };
+    CHECK_THAT(read_error(nested(16)), Contains("__metadata__ value of 'k' is not a string"));
+    CHECK_THAT(read_error(nested(17)), Contains(path) && Contains("nest deeper than 16 levels"));
+    // A valid header nests 3 levels.
+    write_bytes(path, file_bytes(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", data_bytes(4)));
+    CHECK(st::read(path).tensors().size() == 1);
+  }
+  SECTION("integers have no fraction or exponent; -0 is 0") {
+    CHECK_THAT(read_error(R"({"a": {"dtype": "F32", "shape": [0e0], "data_offsets": [0, 0]}})"),
+               Contains("non-negative integer, got 0.0"));
+    CHECK_THAT(read_error(R"({"a": {"dtype": "F32", "shape": [0], "data_offsets": [0.0, 0]}})"),
+               Contains("non-negative integer, got 0.0"));
+    write_bytes(path, file_bytes(R"({"a": {"dtype": "F32", "shape": [-0], "data_offsets": [-0, 0]}})", ""));
+    CHECK(st::read(path).find("a")->shape == Shape{0});
+  }
+  SECTION("a byte-order mark is not allowed") {
+    CHECK_THAT(read_error("\xEF\xBB\xBF{}"), Contains(path) && Contains("byte-order mark"));
+  }
 }

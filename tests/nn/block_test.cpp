@@ -180,6 +180,14 @@ TEST_CASE("Blocks: registration errors", "[nn][block]") {
   CHECK_THROWS_WITH(c.register_block("", nn::Dense(1)), Contains("invalid child block name"));
   CHECK_THROWS_WITH(c.register_block("x", std::shared_ptr<nn::Dense>()), Contains("null"));
   CHECK_THROWS_WITH(c.register_parameter("neg", Shape{-1}), Contains("negative dimension"));
+  c.register_parameter("neg", Shape{1});  // a failed registration leaves the name free
+  // Full dotted names, as an imported graph registers them, share the parameters' names.
+  c.register_parameter_path("0.weight", Shape{2});
+  CHECK_THROWS_WITH(c.register_parameter_path("0.weight", Shape{2}),
+                    Contains("the name '0.weight' is already used by a parameter"));
+  CHECK_THROWS_WITH(c.register_parameter_path("w", Shape{2}), Contains("the name 'w' is already used by a parameter"));
+  CHECK_THROWS_WITH(c.register_parameter_path("", Shape{2}), Contains("must not be empty"));
+  CHECK(c.collect_params().size() == 3);
 }
 
 TEST_CASE("initialize: Gluon's defaults, determinism, force_reinit", "[nn][block]") {

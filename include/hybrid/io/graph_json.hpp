@@ -3,7 +3,8 @@
 // out like MXNet's symbol JSON (nodes with op/name/attrs/inputs triples,
 // arg_nodes, heads). docs/FORMAT.md specifies it. Reading validates
 // everything before trusting it: a bad file raises FormatError naming the
-// file and the node, never a crash or an allocation sized by unchecked input.
+// file and the node, never a crash or an allocation sized by unchecked input;
+// a path that cannot be read is Error. Reading is linear in the file's size.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include "../graph/graph.hpp"
+#include "extents.hpp"
+#include "json_reader.hpp"
 
 namespace hybrid::io {
 
@@ -30,8 +33,9 @@ namespace detail {
 /// however many keys a hostile file puts in one object.
 using json_in = nlohmann::json;
 
-/// Graph files nest five levels deep; anything far deeper is rejected while
-/// parsing, so no later recursion (printing, comparing) can exhaust the stack.
+/// Graph files nest five levels deep (the top-level object is level 1);
+/// anything deeper than this is rejected before a DOM is built, so no later
+/// recursion (printing, comparing) can exhaust the stack.
 inline constexpr int kMaxJsonDepth = 64;
 
 inline int64_t as_int(const json_in& v) {
@@ -66,17 +70,14 @@ inline Shape as_axes(const json_in& v) {
 }
 inline ordered_json shape_json(const Shape& s) { return ordered_json(s.to_vector()); }
 
-/// Rejects a shape whose non-zero extents multiply past int64: a zero extent
-/// makes the element count 0, but strides and flattened feature counts still
-/// multiply the other extents.
-inline void check_extents(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s)
-    if (d > 0) {
-      if (n > std::numeric_limits<int64_t>::max() / d)
-        throw std::string("shape " + to_string(s) + ": the product of its extents overflows");
-      n *= d;
-    }
+/// Rejects a shape whose non-zero extents, times the element size, multiply
+/// past int64: a zero extent makes the element count 0, but strides,
+/// flattened feature counts and byte sizes still multiply the other extents.
+template <class T>
+void check_extents(const Shape& s) {
+  if (!byte_size_fits(s, static_cast<int64_t>(sizeof(T))))
+    throw std::string("shape " + to_string(s) + ": its size in bytes (" + std::to_string(sizeof(T)) +
+                      " per element, counting only non-zero extents) overflows int64");
 }
 
 /// Non-finite values are strings: JSON has no NaN or infinity.
@@ -207,30 +208,8 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
   auto fail = [&](const std::string& where, const std::string& what) -> void {
     throw FormatError(source + ": " + where + (where.empty() ? "" : ": ") + what);
   };
-  // Parse, refusing deep nesting and repeated keys as they are met.
-  json_in doc;
-  {
-    std::vector<std::unordered_set<std::string>> open_objects;
-    std::string problem;
-    auto on_event = [&](int depth, json_in::parse_event_t event, json_in& parsed) {
-      using E = json_in::parse_event_t;
-      if (depth > detail::kMaxJsonDepth && problem.empty())
-        problem = "values nest deeper than " + std::to_string(detail::kMaxJsonDepth) + " levels";
-      if (event == E::object_start) open_objects.emplace_back();
-      if (event == E::object_end && !open_objects.empty()) open_objects.pop_back();
-      if (event == E::key && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
-          problem.empty())
-        problem = "an object repeats the key '" + parsed.get<std::string>() + "'";
-      // Once something is wrong, discard every value: nothing deep is kept.
-      return problem.empty();
-    };
-    try {
-      doc = json_in::parse(text, on_event);
-    } catch (const nlohmann::json::exception& e) {
-      fail("", std::string("malformed JSON: ") + e.what());
-    }
-    if (!problem.empty()) fail("", problem);
-  }
+  // Strict JSON first: no byte-order mark, no repeated key, no deep nesting.
+  const json_in doc = read_strict_json(text.data(), text.data() + text.size(), detail::kMaxJsonDepth, source + ": ");
   if (!doc.is_object()) fail("", "the top level is not a JSON object");
   auto require = [&](const json_in& obj, const char* key, const std::string& where) -> const json_in& {
     if (!obj.is_object()) fail(where, "is not a JSON object");
@@ -311,7 +290,7 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
           throw "attribute 'shape' " + e;
         }
         checked_numel(shape, "variable");
-        detail::check_extents(shape);
+        detail::check_extents<T>(shape);
         if (!variable_names.insert(name).second) throw std::string("duplicate variable name '" + name + "'");
         g.add_variable(name, shape, kind == "input" ? graph::VarKind::input : graph::VarKind::param);
         continue;
@@ -324,7 +303,7 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
           throw "attribute 'shape' " + e;
         }
         const int64_t n = checked_numel(shape, "constant");
-        detail::check_extents(shape);
+        detail::check_extents<T>(shape);
         const json_in& values = jattrs.at("value");
         if (!values.is_array() || static_cast<int64_t>(values.size()) != n)
           throw std::string("value must be an array of " + std::to_string(n) + " numbers for shape " + to_string(shape));
@@ -365,7 +344,7 @@ graph::Graph<T> graph_from_json(const std::string& text, const std::string& sour
         }
       }
       const int id = g.add_op(op, std::move(inputs), std::move(attrs));  // validates arity and shapes
-      detail::check_extents(g.nodes[id].shape);
+      detail::check_extents<T>(g.nodes[id].shape);
     } catch (const std::string& what) {
       fail(at, what);
     } catch (const FormatError&) {

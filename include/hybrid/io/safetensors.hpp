@@ -7,9 +7,12 @@
 //   [rest]     raw little-endian tensor data; offsets count from the end of the header
 //
 // The reader trusts nothing in the file: the header length is checked against
-// the file size before anything is allocated, every tensor's offsets must lie
-// in the data section, match its dtype and shape, and together the tensors
-// must cover the data section exactly, without overlaps or gaps.
+// the file size before anything is allocated, the header is strict JSON
+// (io/json_reader.hpp), every tensor's offsets must lie in the data section,
+// match its dtype and shape, and together the tensors must cover the data
+// section exactly, without overlaps or gaps. Reading takes time proportional
+// to the file's size, times a log factor for sorting the tensors. Bad content
+// is FormatError naming the file; a path that cannot be read is Error.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -21,17 +24,22 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "../core/tensor.hpp"
+#include "extents.hpp"
+#include "json_reader.hpp"
 
 namespace hybrid::io::safetensors {
 
 /// Headers above this are rejected (the reference implementation's limit).
 inline constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+/// A valid header nests 3 levels (header, entry, shape); this bounds hostile ones.
+inline constexpr int kMaxHeaderDepth = 16;
 
 /// One tensor of a file: where its bytes are in the data section.
 struct TensorInfo {
@@ -71,9 +79,15 @@ inline void to_little_endian(unsigned char* p, size_t bytes, size_t element) {
   throw FormatError("safetensors file '" + source + "': " + what);
 }
 
-inline uint64_t unsigned_value(const nlohmann::json& v, const std::string& source, const std::string& what) {
-  if (!v.is_number_unsigned()) fail(source, what + " must be a non-negative integer, got " + v.dump());
-  return v.get<uint64_t>();
+/// Reads a non-negative integer into `out`; false if `v` is none. An
+/// integer is written without fraction or exponent ("3.0" is not one); "-0" is 0.
+inline bool unsigned_value(const nlohmann::json& v, uint64_t& out) {
+  if (v.is_number_unsigned()) {
+    out = v.get<uint64_t>();
+    return true;
+  }
+  out = 0;
+  return v.is_number_integer() && v.get<int64_t>() == 0;
 }
 
 /// The header length from the first 8 bytes of a file of `size` bytes,
@@ -102,13 +116,13 @@ class File {
 
   const std::string& source() const { return source_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
-  /// Every tensor, in data order.
+  /// Every tensor, in data order (by offsets, then by name).
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
 
+  /// The tensor named `name`, or null.
   const TensorInfo* find(const std::string& name) const {
-    for (const auto& t : tensors_)
-      if (t.name == name) return &t;
-    return nullptr;
+    const auto it = index_.find(name);
+    return it == index_.end() ? nullptr : &tensors_[it->second];
   }
 
   /// A new tensor holding a copy of `info`'s values; its dtype must be T's.
@@ -135,6 +149,7 @@ class File {
   size_t data_start_ = 0;
   std::map<std::string, std::string> metadata_;
   std::vector<TensorInfo> tensors_;
+  std::unordered_map<std::string, size_t> index_;  // name → position in tensors_
 };
 
 inline File::File(std::vector<unsigned char> bytes, std::string source)
@@ -144,36 +159,12 @@ inline File::File(std::vector<unsigned char> bytes, std::string source)
   data_start_ = static_cast<size_t>(8 + header_len);
   const uint64_t data_size = size - data_start_;
 
-  // Duplicate keys would silently overwrite each other in a JSON object:
-  // track the keys of every open object and reject repeats.
-  std::vector<std::unordered_set<std::string>> open_objects;
-  std::string duplicate;
-  bool too_deep = false;
-  auto on_event = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    using E = nlohmann::json::parse_event_t;
-    // A header is two levels deep; deep nesting would only make later recursion overflow the stack.
-    if (depth > 16) {
-      too_deep = true;
-      return false;  // discard: the value is not kept
-    }
-    if (event == E::object_start) open_objects.emplace_back();
-    if (event == E::object_end && !open_objects.empty()) open_objects.pop_back();
-    if (event == E::key && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
-        duplicate.empty())
-      duplicate = parsed.get<std::string>();
-    return true;
-  };
   const char* text = reinterpret_cast<const char*>(bytes_.data() + 8);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text, text + header_len, on_event);
-  } catch (const nlohmann::json::exception& e) {
-    detail::fail(source_, std::string("malformed JSON header: ") + e.what());
-  }
-  if (too_deep) detail::fail(source_, "the JSON header nests deeper than 16 levels");
-  if (!duplicate.empty()) detail::fail(source_, "the header repeats the key '" + duplicate + "'");
+  const nlohmann::json header =
+      read_strict_json(text, text + header_len, kMaxHeaderDepth, "safetensors file '" + source_ + "': header: ");
   if (!header.is_object()) detail::fail(source_, "the header must be a JSON object, got " + std::string(header.type_name()));
 
+  tensors_.reserve(header.size());  // bounded by the header's own size
   for (const auto& [name, v] : header.items()) {
     if (name == "__metadata__") {
       if (!v.is_object()) detail::fail(source_, "__metadata__ must be an object of strings");
@@ -188,8 +179,12 @@ inline File::File(std::vector<unsigned char> bytes, std::string source)
 
   // The tensors must tile the data section: sorted by offset, each starts
   // where the previous one ends and the last ends at the end of the file.
-  std::sort(tensors_.begin(), tensors_.end(),
-            [](const TensorInfo& a, const TensorInfo& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
+  // Zero-size tensors may share an offset with each other and with the next
+  // tensor's start; they sort before it, and the name breaks ties, so the
+  // outcome and its message never depend on the order of the header.
+  std::sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
+  });
   uint64_t covered = 0;
   const TensorInfo* previous = nullptr;
   for (const auto& t : tensors_) {
@@ -206,18 +201,26 @@ inline File::File(std::vector<unsigned char> bytes, std::string source)
   if (covered != data_size)
     detail::fail(source_, "the data section has " + std::to_string(data_size) + " bytes but the tensors cover " +
                               std::to_string(covered) + " (truncated or trailing bytes)");
+  index_.reserve(tensors_.size());
+  for (size_t i = 0; i < tensors_.size(); ++i) index_.emplace(tensors_[i].name, i);
 }
 
 inline void File::parse_entry(const std::string& name, const nlohmann::json& v, uint64_t data_size) {
-  const std::string what = "tensor '" + name + "'";
-  if (!v.is_object()) detail::fail(source_, what + " must be an object, got " + v.dump());
+  // Messages are built only on failure: a header may hold very many entries.
+  auto fail = [&](const std::string& what) { detail::fail(source_, "tensor '" + name + "'" + what); };
+  auto integer = [&](const nlohmann::json& j, const char* what) {
+    uint64_t value = 0;
+    if (!detail::unsigned_value(j, value))
+      fail(std::string(": ") + what + " must be a non-negative integer, got " + j.dump());
+    return value;
+  };
+  if (!v.is_object()) fail(" must be an object, got " + v.dump());
   for (const auto& [key, unused] : v.items()) {
     (void)unused;
-    if (key != "dtype" && key != "shape" && key != "data_offsets")
-      detail::fail(source_, what + " has an unknown field '" + key + "'");
+    if (key != "dtype" && key != "shape" && key != "data_offsets") fail(" has an unknown field '" + key + "'");
   }
   if (!v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
-    detail::fail(source_, what + " needs the fields dtype, shape and data_offsets");
+    fail(" needs the fields dtype, shape and data_offsets");
 
   TensorInfo info;
   info.name = name;
@@ -227,50 +230,42 @@ inline void File::parse_entry(const std::string& name, const nlohmann::json& v, 
   } else if (dtype == "F64") {
     info.dtype = DType::float64;
   } else {
-    detail::fail(source_, what + " has dtype " + dtype.dump() + "; supported dtypes are F32 and F64");
+    fail(" has dtype " + dtype.dump() + "; supported dtypes are F32 and F64");
   }
 
   const auto& shape = v["shape"];
-  if (!shape.is_array()) detail::fail(source_, what + ": shape must be an array, got " + shape.dump());
+  if (!shape.is_array()) fail(": shape must be an array, got " + shape.dump());
   if (shape.size() > static_cast<size_t>(Shape::kMaxDims))
-    detail::fail(source_, what + " has " + std::to_string(shape.size()) + " dimensions; at most " +
-                              std::to_string(Shape::kMaxDims) + " are supported");
-  uint64_t count = 1;
-  bool has_zero = false, overflow = false;
+    fail(" has " + std::to_string(shape.size()) + " dimensions; at most " + std::to_string(Shape::kMaxDims) +
+         " are supported");
   for (const auto& d : shape) {
-    const uint64_t dim = detail::unsigned_value(d, source_, what + ": a shape dimension");
+    const uint64_t dim = integer(d, "a shape dimension");
     if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      detail::fail(source_, what + ": shape dimension " + std::to_string(dim) + " is too large");
-    if (dim == 0) {
-      has_zero = true;
-    } else if (count > std::numeric_limits<uint64_t>::max() / dim) {
-      overflow = true;
-    } else {
-      count *= dim;
-    }
+      fail(": shape dimension " + std::to_string(dim) + " is too large");
     info.shape.push_back(static_cast<int64_t>(dim));
   }
-  if (has_zero) count = 0;  // a zero dim empties the tensor whatever the other dims are
-  else if (overflow) detail::fail(source_, what + ": the element count of shape " + shape.dump() + " overflows");
+  const uint64_t element = detail::dtype_bytes(info.dtype);
+  // The graph file's rule: counted without zero extents, the byte size fits int64.
+  if (!byte_size_fits(info.shape, static_cast<int64_t>(element)))
+    fail(": the byte size of shape " + shape.dump() + " overflows int64 (counting only its non-zero extents)");
+  const uint64_t count = static_cast<uint64_t>(numel(info.shape));
 
   const auto& offsets = v["data_offsets"];
-  if (!offsets.is_array() || offsets.size() != 2)
-    detail::fail(source_, what + ": data_offsets must be [begin, end], got " + offsets.dump());
-  info.begin = detail::unsigned_value(offsets[0], source_, what + ": data_offsets begin");
-  info.end = detail::unsigned_value(offsets[1], source_, what + ": data_offsets end");
+  if (!offsets.is_array() || offsets.size() != 2) fail(": data_offsets must be [begin, end], got " + offsets.dump());
+  info.begin = integer(offsets[0], "data_offsets begin");
+  info.end = integer(offsets[1], "data_offsets end");
   if (info.begin > info.end || info.end > data_size)
-    detail::fail(source_, what + ": data_offsets [" + std::to_string(info.begin) + ", " + std::to_string(info.end) +
-                              "] are out of range for a data section of " + std::to_string(data_size) + " bytes");
-  const uint64_t element = detail::dtype_bytes(info.dtype), bytes = info.end - info.begin;
-  const bool fits = count <= std::numeric_limits<uint64_t>::max() / element;
-  if (!fits || count * element != bytes)
-    detail::fail(source_, what + " of shape " + shape.dump() + " and dtype " + dtype.get<std::string>() + " needs " +
-                              (fits ? std::to_string(count * element) : std::string("more than 2^64")) +
-                              " bytes but its data_offsets span " + std::to_string(bytes));
+    fail(": data_offsets [" + std::to_string(info.begin) + ", " + std::to_string(info.end) +
+         "] are out of range for a data section of " + std::to_string(data_size) + " bytes");
+  const uint64_t bytes = info.end - info.begin;
+  if (count * element != bytes)
+    fail(" of shape " + shape.dump() + " and dtype " + dtype.get<std::string>() + " needs " +
+         std::to_string(count * element) + " bytes but its data_offsets span " + std::to_string(bytes));
   tensors_.push_back(std::move(info));
 }
 
-/// Reads and validates a file. Errors opening it are Error; bad content is FormatError.
+/// Reads and validates a file. A path that cannot be opened or read is Error;
+/// bad content is FormatError.
 inline File read(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))

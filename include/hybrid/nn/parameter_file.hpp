@@ -2,7 +2,10 @@
 // save_parameters / load_parameters: a model's parameters as a safetensors
 // file keyed by their structural names ("0.weight", "hidden.bias").
 // A load is all-or-nothing: the file is read and checked against every
-// parameter before the first one changes.
+// parameter before the first one changes. Errors follow the readers' rule:
+// bad content, and a file that does not fit the model (a missing, unexpected
+// or mismatched parameter), is FormatError naming the file; a path that
+// cannot be read is Error.
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,8 +28,9 @@ void save_parameters(const ParameterDictT<T>& params, const std::string& path) {
 }
 
 /// Loads every parameter from `path`. Names, shapes and dtypes must match;
-/// all mismatches are reported together. `allow_missing` keeps parameters
-/// absent from the file; `ignore_extra` skips tensors the model lacks.
+/// all mismatches are reported together, in one FormatError. `allow_missing`
+/// keeps parameters absent from the file; `ignore_extra` skips tensors the
+/// model lacks.
 template <class T>
 void load_parameters(const ParameterDictT<T>& params, const std::string& path, bool allow_missing = false,
                      bool ignore_extra = false) {
@@ -61,7 +65,7 @@ void load_parameters(const ParameterDictT<T>& params, const std::string& path, b
     if (!unexpected.empty()) msg += " unexpected in the file: " + join(unexpected) + ";";
     if (!mismatched.empty()) msg += " mismatched: " + join(mismatched) + ";";
     msg.pop_back();
-    throw Error(msg + ". Nothing was loaded");
+    throw FormatError(msg + ". Nothing was loaded");
   }
 
   // Every value is materialized before the first parameter is touched.

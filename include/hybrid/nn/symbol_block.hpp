@@ -25,6 +25,10 @@ class SymbolBlockT : public HybridBlockT<T> {
  public:
   /// Loads `symbol_file` (prefix-symbol.json) and `params_file`
   /// (prefix-NNNN.params); `input_names` are the graph inputs in call order.
+  /// A file that is malformed or does not fit the call — input names that
+  /// are not the graph's inputs, a graph with several heads, parameters
+  /// that do not match the graph — is FormatError naming that file. A path
+  /// that cannot be read, or `input_names` naming one input twice, is Error.
   static std::shared_ptr<SymbolBlockT> imports(const std::string& symbol_file,
                                                const std::vector<std::string>& input_names,
                                                const std::string& params_file) {
@@ -131,17 +135,22 @@ class SymbolBlockT : public HybridBlockT<T> {
                         std::to_string(graph_.outputs.size()) + " outputs");
     std::unordered_map<std::string, int> inputs;
     for (int v : graph_.variables(graph::VarKind::input)) inputs[graph_.nodes[v].name] = v;
+    // A repeated name is wrong whatever the file holds; a name the graph
+    // lacks, or a missing one, is a mismatch with the file.
     std::unordered_set<std::string> given;
+    for (const auto& name : input_names_)
+      if (!given.insert(name).second)
+        throw Error("SymbolBlock::imports: the input name '" + name + "' is given twice");
     for (size_t k = 0; k < input_names_.size(); ++k) {
       auto it = inputs.find(input_names_[k]);
-      if (it == inputs.end() || !given.insert(input_names_[k]).second)
-        throw Error("SymbolBlock::imports: '" + input_names_[k] + "' is not an input of " + source +
-                    " (or is named twice); its inputs are: " + names_of(inputs));
+      if (it == inputs.end())
+        throw FormatError(source + ": '" + input_names_[k] + "' is not an input of the graph; its inputs are: " +
+                          names_of(inputs));
       input_slot_[it->second] = static_cast<int>(k);
     }
     if (given.size() != inputs.size())
-      throw Error("SymbolBlock::imports: " + source + " has inputs " + names_of(inputs) + " but " +
-                  std::to_string(input_names_.size()) + " were named");
+      throw FormatError(source + ": the graph has inputs " + names_of(inputs) + " but " +
+                        std::to_string(input_names_.size()) + " were named");
     for (int v : graph_.variables(graph::VarKind::param))
       params_.push_back(this->register_parameter_path(graph_.nodes[v].name, graph_.nodes[v].shape));
   }
