@@ -119,7 +119,7 @@ class ParameterT {
     return eager_data();
   }
 
-  /// The eager value even while a trace is active (saving, binding a plan).
+  /// The eager value, even while a trace is active.
   /// A handle by value: a later set_data() replaces the parameter's handle
   /// and leaves this one, and its values, as they are.
   TensorT<T> eager_data() const {
