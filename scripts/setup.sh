@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PACKAGES=(g++ cmake make libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-dev
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev libtsan2)
 
 # True when at least one path matches the glob pattern.
 have_file() {
@@ -21,6 +21,8 @@ have_file '/usr/share/cmake/nlohmann_json/nlohmann_jsonConfig.cmake' ||
   have_file '/usr/lib/cmake/nlohmann_json/nlohmann_jsonConfig.cmake' || missing+=(nlohmann_json)
 have_file '/usr/include/catch2/catch.hpp' || missing+=(catch2)
 have_file '/usr/lib/*/cmake/benchmark/benchmarkConfig.cmake' || missing+=(benchmark)
+# ThreadSanitizer's runtime, for the concurrency tests.
+have_file '/usr/lib/*/libtsan.so.*' || missing+=(libtsan)
 # libFuzzer's runtime, for the fuzz targets built with clang++.
 have_file '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' || missing+=(libfuzzer)
 

@@ -220,13 +220,15 @@ TEST_CASE("initialize: Gluon's defaults, determinism, force_reinit", "[nn][block
   CHECK(c.collect_params()["0.weight"]->data().to_vector() != w);
 
   // Without force_reinit an initialized parameter keeps its values; with it,
-  // new values are written into the same storage.
-  const float* storage = a.collect_params()["0.weight"]->data().data();
+  // new values are published in new storage, and a handle taken before keeps
+  // the old values (a call in flight finishes with them).
+  const Tensor before = a.collect_params()["0.weight"]->data();
   a.initialize(nn::init::One());
-  CHECK(a.collect_params()["0.weight"]->data().to_vector() == w);
+  CHECK(a.collect_params()["0.weight"]->data().data() == before.data());
   a.initialize(nn::init::One(), true);
   CHECK(a.collect_params()["0.weight"]->data().to_vector() == std::vector<float>(w.size(), 1.0f));
-  CHECK(a.collect_params()["0.weight"]->data().data() == storage);
+  CHECK(a.collect_params()["0.weight"]->data().data() != before.data());
+  CHECK(before.to_vector() == w);
   CHECK(a.collect_params()["0.bias"]->data().to_vector() == std::vector<float>(8, 0.0f));
 }
 
@@ -278,10 +280,16 @@ TEST_CASE("Parameter: set_data, uninitialized use, deferred shapes", "[nn][block
   // The parameter owns its values: later writes to v do not reach it...
   const_cast<float*>(v.data())[0] = 100;
   CHECK(p.data().at({0, 0}) == 1);
-  // ...and data() is the same shared tensor every time.
+  // ...and data() is the same shared tensor every time, until set_data()
+  // publishes a new value: handles taken before keep the old one.
   p.data().data()[1] = 42;
   CHECK(p.data().at({0, 1}) == 42);
   CHECK(p.data().data() == p.data().data());
+  const Tensor old_value = p.data();
+  p.set_data(hybrid::full<float>({2, 3}, 7.0f));
+  CHECK(p.data().to_vector() == std::vector<float>(6, 7.0f));
+  CHECK(old_value.at({0, 1}) == 42);
+  CHECK(old_value.data() != p.data().data());
   CHECK_THROWS_WITH(p.set_data(hybrid::zeros<float>({3, 2})), Contains("'w'") && Contains("(3, 2)"));
   CHECK_THROWS_AS(p.infer_shape(Shape{2, 4}), hybrid::ShapeError);
 }

@@ -3,7 +3,10 @@
 // dtype is the block's element type). Bounded: past kMaxPlans signatures the
 // oldest plan is dropped (a model fed ever-new shapes does not grow without
 // limit). Lookups are cheap and thread-safe; compiling is serialised so a
-// signature is traced once even when many threads call at once.
+// signature is traced once even when many threads call at once. clear()
+// starts a new generation: a plan whose compile began before it (perhaps
+// with settings that have changed since) serves its own call but is not kept.
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -23,9 +26,15 @@ class PlanCache {
   std::shared_ptr<const Compiled> get(const std::vector<Shape>& signature, Compile&& compile) {
     if (auto hit = find(signature)) return hit;
     std::lock_guard<std::mutex> compiling(compile_mutex_);
-    if (auto hit = find(signature)) return hit;  // another thread compiled it meanwhile
+    uint64_t generation = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (auto hit = find_locked(signature)) return hit;  // another thread compiled it meanwhile
+      generation = generation_;
+    }
     std::shared_ptr<const Compiled> plan = compile();
     std::lock_guard<std::mutex> lock(mutex_);
+    if (generation != generation_) return plan;  // cleared while compiling
     if (plans_.size() == kMaxPlans) plans_.pop_front();
     plans_.emplace_back(signature, plan);
     last_ = plan;
@@ -43,15 +52,21 @@ class PlanCache {
     return plans_.size();
   }
 
+  /// Drops every plan and starts a new generation.
   void clear() {
     std::lock_guard<std::mutex> lock(mutex_);
     plans_.clear();
     last_.reset();
+    ++generation_;
   }
 
  private:
   std::shared_ptr<const Compiled> find(const std::vector<Shape>& signature) {
     std::lock_guard<std::mutex> lock(mutex_);
+    return find_locked(signature);
+  }
+
+  std::shared_ptr<const Compiled> find_locked(const std::vector<Shape>& signature) {
     for (const auto& entry : plans_)
       if (entry.first == signature) {
         last_ = entry.second;
@@ -64,6 +79,7 @@ class PlanCache {
   std::mutex compile_mutex_;
   std::deque<std::pair<std::vector<Shape>, std::shared_ptr<const Compiled>>> plans_;
   std::shared_ptr<const Compiled> last_;
+  uint64_t generation_ = 0;  // advanced by clear()
 };
 
 }  // namespace hybrid::exec

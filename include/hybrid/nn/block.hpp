@@ -56,8 +56,12 @@ class BlockT {
 
   /// The computation; subclasses override it.
   virtual TensorT<T> forward(const TensorT<T>& x) = 0;
-  /// Calls the block: forward, then the forward hooks.
-  virtual TensorT<T> operator()(const TensorT<T>& x) { return run_forward_hooks(x, forward(x)); }
+  /// Calls the block: forward, then the forward hooks, with the parameter
+  /// values the call started with (see PinnedParameters).
+  virtual TensorT<T> operator()(const TensorT<T>& x) {
+    const PinnedParameters<T> pinned = pin_parameters();
+    return run_forward_hooks(x, forward(x));
+  }
 
   /// The layer's type, e.g. "Dense".
   virtual std::string type_name() const { return "Block"; }
@@ -130,9 +134,10 @@ class BlockT {
   }
 
   /// Initializes every parameter (Gluon's default: Uniform(0.07)); biases of
-  /// Dense layers use their own zero initializer.
+  /// Dense layers use their own zero initializer. With `force_reinit` the new
+  /// values are published together, as load_parameters() does.
   void initialize(const init::Initializer& init = init::Uniform(0.07), bool force_reinit = false) {
-    for (const auto& p : collect_params()) p->initialize(init, force_reinit);
+    detail::ParameterAccess::initialize(collect_params(), init, force_reinit);
   }
 
   void save_parameters(const std::string& path) const { nn::save_parameters(collect_params(), path); }
@@ -158,6 +163,12 @@ class BlockT {
   void summary(const TensorT<T>& x, std::ostream& os = std::cout);
 
  protected:
+  /// Pins this block's parameter values for the call on this thread, unless
+  /// an outer call already did.
+  PinnedParameters<T> pin_parameters() const {
+    return PinnedParameters<T>([this](const auto& add) { visit_params(add); });
+  }
+
   TensorT<T> run_forward_hooks(const TensorT<T>& x, TensorT<T> y) {
     for (const auto& h : hooks_) h.second(*this, x, y);
     return y;
@@ -184,6 +195,13 @@ class BlockT {
     prefix_ = prefix;
     for (auto& p : params_) p.second->set_name(prefix_ + p.first);
     for (auto& c : children_) c.second->set_prefix(prefix_ + c.first + ".");
+  }
+
+  // Every parameter of the subtree, a shared one possibly more than once.
+  template <class F>
+  void visit_params(const F& f) const {
+    for (const auto& p : params_) f(p.second.get());
+    for (const auto& c : children_) c.second->visit_params(f);
   }
 
   void collect_into(ParameterDictT<T>& dict) const {

@@ -5,8 +5,17 @@
 // A dimension of 0 means "not known yet" (Gluon's deferred initialization):
 // initialize() then only remembers the initializer, and the value is created
 // when the owning layer calls infer_shape() on its first forward.
+//
+// A parameter's value is an immutable snapshot: set_data(), initialize(),
+// infer_shape() and load_parameters() build a new tensor and publish it by
+// swapping the parameter's handle, never by writing into the storage of the
+// value they replace. Every call of a block sees one generation of its
+// parameters — all old values or all new ones — even while another thread
+// loads new weights (docs/ARCHITECTURE.md, "Concurrency").
 #include <algorithm>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -20,6 +29,10 @@ namespace hybrid::nn {
 
 template <class T>
 class BlockT;
+template <class T>
+class ParameterDictT;
+template <class T>
+class PinnedParameters;
 
 /// True when `declared` (0 = unknown dim) admits the concrete `actual`.
 inline bool shape_compatible(const Shape& declared, const Shape& actual) {
@@ -32,6 +45,20 @@ inline bool shape_compatible(const Shape& declared, const Shape& actual) {
 inline bool shape_known(const Shape& s) {
   return std::none_of(s.begin(), s.end(), [](int64_t d) { return d == 0; });
 }
+
+namespace detail {
+struct ParameterAccess;
+
+/// Guards every parameter's value handle, shape and initializers. Writers
+/// hold it exclusively only to swap handles and readers hold it shared only
+/// to copy them, so nobody waits for a computation. It is one lock for all
+/// parameters because a load publishes a whole set at once and parameters
+/// may be shared between blocks.
+inline std::shared_mutex& parameter_mutex() {
+  static std::shared_mutex mutex;
+  return mutex;
+}
+}  // namespace detail
 
 template <class T>
 class ParameterT {
@@ -48,88 +75,119 @@ class ParameterT {
 
   /// Full structural name, e.g. "0.weight" or "hidden.bias".
   const std::string& name() const { return name_; }
-  /// Declared shape; dims still unknown are 0.
-  const Shape& shape() const { return shape_; }
+  /// Declared shape; dims still unknown are 0. A copy: inference may fix
+  /// the unknown dims on another thread.
+  Shape shape() const {
+    std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    return shape_;
+  }
   /// Element count (0 while the shape is not known).
-  int64_t size() const { return numel(shape_); }
+  int64_t size() const { return numel(shape()); }
   DType dtype() const { return dtype_of<T>(); }
-  bool is_initialized() const { return data_.defined(); }
+  bool is_initialized() const {
+    std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    return data_.defined();
+  }
   /// initialize() was called but waits for the shape (deferred initialization).
-  bool is_deferred() const { return !data_.defined() && pending_ != nullptr; }
+  bool is_deferred() const {
+    std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    return !data_.defined() && pending_ != nullptr;
+  }
 
-  /// The value. Eagerly: the parameter's own tensor (a handle sharing its
-  /// storage, never a copy). While a block is being traced: the parameter's
-  /// symbol, a variable of the graph bound to the value at replay.
+  /// The value. Eagerly: a handle sharing the parameter's current storage,
+  /// never a copy (inside a block's call, the value that call started with).
+  /// While a block is being traced: the parameter's symbol, a variable of
+  /// the graph bound to the value at replay.
+  ///
+  /// Writing through the handle changes the current value in place; do it
+  /// only while no other thread calls a block that uses the parameter.
+  /// set_data() is the way to change a value that calls may be reading.
   TensorT<T> data() const {
     if (trace::TraceState<T>* state = trace::active_trace<T>()) {
-      check_initialized();
+      Shape shape;
+      {
+        std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
+        check_initialized();
+        shape = shape_;
+      }
       std::shared_ptr<trace::TraceState<T>> owner = state->weak_from_this().lock();
       if (!owner)
         throw TraceError("Parameter '" + name_ + "': the active trace is not owned by a std::shared_ptr");
-      const int node = state->param(this, shape_);
-      return hybrid::detail::TensorAccess::symbol(std::move(owner), node, shape_);
+      const int node = state->param(this, shape);
+      return hybrid::detail::TensorAccess::symbol(std::move(owner), node, shape);
     }
     return eager_data();
   }
 
-  /// The eager value even while a trace is active (saving, binding a plan).
-  const TensorT<T>& eager_data() const {
+  /// The eager value, even while a trace is active.
+  /// A handle by value: a later set_data() replaces the parameter's handle
+  /// and leaves this one, and its values, as they are.
+  TensorT<T> eager_data() const {
+    if (const TensorT<T>* pinned = PinnedParameters<T>::find(this)) return *pinned;
+    std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
     check_initialized();
     return data_;
   }
 
-  /// Copies `value` into the parameter. An initialized parameter keeps its
-  /// storage (plans bound to it stay valid); a parameter whose shape is not
-  /// known yet takes the shape of `value`.
+  /// Publishes a copy of `value` as the parameter's new value. Calls already
+  /// running finish with the old value, later calls use the new one; handles
+  /// that data() returned before keep the old values (unlike Gluon, whose
+  /// set_data writes into the existing arrays). A parameter whose shape is
+  /// not known yet takes the shape of `value`.
   void set_data(const TensorT<T>& value) {
     if (!value.defined()) throw Error("Parameter '" + name_ + "': set_data() got an undefined tensor");
     if (value.is_traced())
       throw TraceError("Parameter '" + name_ + "': set_data() needs an eager tensor, not a traced one");
-    if (!shape_compatible(shape_, value.shape()))
-      throw ShapeError("Parameter '" + name_ + "': set_data() got shape " + to_string(value.shape()) +
-                       " but the parameter has shape " + to_string(shape_));
-    assign(value);
+    std::vector<std::pair<ParameterT*, TensorT<T>>> update{{this, value.clone()}};
+    publish(update, "set_data()");
   }
 
   /// Creates the value with this parameter's own initializer if it has one,
   /// else `default_init`. An initialized parameter is left alone unless
-  /// `force_reinit`. With an unknown shape the initializer is kept until
-  /// infer_shape().
+  /// `force_reinit`, which publishes new values as set_data() does. With an
+  /// unknown shape the initializer is kept until infer_shape().
   void initialize(const init::Initializer& default_init = init::Uniform(0.07), bool force_reinit = false) {
-    if (is_initialized() && !force_reinit) return;
-    const init::Initializer& chosen = own_init_ ? *own_init_ : default_init;
-    if (shape_known(shape_)) {
-      TensorT<T> value = chosen.template make<T>(shape_, name_);
-      if (data_.defined()) {
-        assign(value);
-      } else {
-        data_ = std::move(value);
-      }
-      pending_.reset();
-    } else {
-      pending_ = chosen.clone();
-    }
+    Initialization step = prepare_initialize(default_init, force_reinit);
+    std::unique_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    apply_initialize(step, force_reinit);
   }
 
-  /// Fixes the unknown dims from the first input; runs a deferred initialization.
+  /// Fixes the unknown dims from the first input; runs a deferred
+  /// initialization. Safe when several threads make a first call at once:
+  /// the first to publish a value wins, the others find it there.
   void infer_shape(const Shape& shape) {
-    if (!shape_compatible(shape_, shape) || !shape_known(shape))
-      throw ShapeError("Parameter '" + name_ + "': inferred shape " + to_string(shape) +
-                       " does not match its declared shape " + to_string(shape_));
-    shape_ = shape;
-    if (pending_ && !data_.defined()) {
-      data_ = pending_->template make<T>(shape_, name_);
-      pending_.reset();
+    auto check = [&](const Shape& current) {
+      if (!shape_compatible(current, shape) || !shape_known(shape))
+        throw ShapeError("Parameter '" + name_ + "': inferred shape " + to_string(shape) +
+                         " does not match its declared shape " + to_string(current));
+    };
+    std::shared_ptr<const init::Initializer> pending;
+    {
+      std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
+      check(shape_);
+      if (shape_ == shape && (data_.defined() || !pending_)) return;  // already inferred
+      if (!data_.defined()) pending = pending_;
     }
+    // The initializer runs outside the lock; its value is published below.
+    TensorT<T> value = pending ? pending->template make<T>(shape, name_) : TensorT<T>();
+    std::unique_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    check(shape_);
+    shape_ = shape;
+    if (value.defined() && !data_.defined() && pending_) publish_locked(std::move(value));
   }
 
   /// Replaces the initializer that initialize() uses for this parameter.
-  void set_initializer(std::shared_ptr<const init::Initializer> init) { own_init_ = std::move(init); }
+  void set_initializer(std::shared_ptr<const init::Initializer> init) {
+    std::unique_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    own_init_ = std::move(init);
+  }
 
  private:
   friend class BlockT<T>;  // renames parameters when their block is registered
+  friend struct detail::ParameterAccess;
   void set_name(std::string name) { name_ = std::move(name); }
 
+  // Callers hold the parameter lock.
   void check_initialized() const {
     if (data_.defined()) return;
     if (pending_)
@@ -138,20 +196,61 @@ class ParameterT {
     throw Error("Parameter '" + name_ + "' has not been initialized; call initialize() first");
   }
 
-  // Callers have checked that the shapes are compatible.
-  void assign(const TensorT<T>& value) {
-    if (data_.defined()) {
-      const T* src = value.data();
-      T* dst = data_.data();
-      if (src != dst) std::copy(src, src + value.size(), dst);
-      return;
-    }
-    data_ = value.clone();
+  /// Publishes fresh values (tensors nobody else writes) for several
+  /// parameters under one exclusive lock: every shape is checked first, so
+  /// either all are published or none. `what` names the caller in errors.
+  static void publish(std::vector<std::pair<ParameterT*, TensorT<T>>>& updates, const std::string& what) {
+    std::unique_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    for (const auto& [param, value] : updates)
+      if (!shape_compatible(param->shape_, value.shape()))
+        throw ShapeError("Parameter '" + param->name_ + "': " + what + " got shape " + to_string(value.shape()) +
+                         " but the parameter has shape " + to_string(param->shape_));
+    for (auto& [param, value] : updates) param->publish_locked(std::move(value));
+  }
+
+  // Under the exclusive lock. The replaced value is not touched: calls and
+  // handles holding it keep reading it.
+  void publish_locked(TensorT<T> value) {
     shape_ = value.shape();
+    data_ = std::move(value);
     pending_.reset();
+    PinnedParameters<T>::replace(this, data_);  // this thread's own call sees its write
+  }
+
+  /// What initialize() does, decided from one consistent read; the new value
+  /// is made outside the lock (initializers may be slow).
+  struct Initialization {
+    ParameterT* param = nullptr;
+    TensorT<T> value;                                  // to publish, or
+    std::shared_ptr<const init::Initializer> pending;  // to keep until the shape is known
+  };
+
+  Initialization prepare_initialize(const init::Initializer& default_init, bool force_reinit) {
+    std::shared_ptr<const init::Initializer> own;
+    Shape shape;
+    {
+      std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
+      if (data_.defined() && !force_reinit) return {this, {}, nullptr};
+      own = own_init_;
+      shape = shape_;
+    }
+    const init::Initializer& chosen = own ? *own : default_init;
+    if (shape_known(shape)) return {this, chosen.template make<T>(shape, name_), nullptr};
+    return {this, {}, chosen.clone()};
+  }
+
+  // Under the exclusive lock.
+  void apply_initialize(Initialization& step, bool force_reinit) {
+    if (data_.defined() && !force_reinit) return;  // set on another thread meanwhile
+    if (step.value.defined()) {
+      publish_locked(std::move(step.value));
+    } else if (step.pending && !data_.defined()) {
+      pending_ = std::move(step.pending);
+    }
   }
 
   std::string name_;
+  // Guarded by detail::parameter_mutex().
   Shape shape_;
   TensorT<T> data_;
   std::shared_ptr<const init::Initializer> own_init_;
@@ -208,5 +307,118 @@ class ParameterDictT {
 };
 
 using ParameterDict = ParameterDictT<float>;
+
+namespace detail {
+/// The library's own access to parameters as a group: reading several
+/// values as one generation, publishing several at once.
+struct ParameterAccess {
+  /// Appends the values of `params` (pointers or shared pointers to
+  /// parameters) to `values`, as one generation: those this thread's call
+  /// pinned, the others read under one shared lock. A parameter without a
+  /// value throws, or gives an undefined tensor with `skip_uninitialized`.
+  template <class T, class Range>
+  static void read_values(const Range& params, std::vector<TensorT<T>>& values, bool skip_uninitialized = false) {
+    const PinnedParameters<T>* pin = PinnedParameters<T>::current();
+    std::shared_lock<std::shared_mutex> lock(parameter_mutex());
+    for (const auto& p : params) {
+      const ParameterT<T>& param = *p;
+      if (pin)
+        if (const TensorT<T>* pinned = pin->lookup(&param)) {
+          values.push_back(*pinned);
+          continue;
+        }
+      if (!param.data_.defined() && skip_uninitialized) {
+        values.emplace_back();
+        continue;
+      }
+      param.check_initialized();
+      values.push_back(param.data_);
+    }
+  }
+
+  /// Fills in the current values of `entries` under one shared lock and
+  /// drops the parameters that have none yet (deferred ones).
+  template <class T>
+  static void read_pinned(std::vector<std::pair<const ParameterT<T>*, TensorT<T>>>& entries) {
+    {
+      std::shared_lock<std::shared_mutex> lock(parameter_mutex());
+      for (auto& entry : entries) entry.second = entry.first->data_;
+    }
+    entries.erase(std::remove_if(entries.begin(), entries.end(), [](const auto& e) { return !e.second.defined(); }),
+                  entries.end());
+  }
+
+  /// Publishes fresh values (tensors no one else writes) for several
+  /// parameters together: all or none. `what` names the caller in errors.
+  template <class T>
+  static void publish(std::vector<std::pair<ParameterT<T>*, TensorT<T>>>& updates, const std::string& what) {
+    ParameterT<T>::publish(updates, what);
+  }
+
+  /// initialize() for every parameter of `params`, published together.
+  template <class T>
+  static void initialize(const ParameterDictT<T>& params, const init::Initializer& default_init, bool force_reinit) {
+    std::vector<typename ParameterT<T>::Initialization> steps;
+    for (const auto& p : params) steps.push_back(p->prepare_initialize(default_init, force_reinit));
+    std::unique_lock<std::shared_mutex> lock(parameter_mutex());
+    for (auto& step : steps) step.param->apply_initialize(step, force_reinit);
+  }
+};
+}  // namespace detail
+
+/// The parameter values one call sees. The outermost block call on a thread
+/// pins the current values of its block's parameters together, and data()
+/// inside that call returns them: a forward that reads its parameters one
+/// by one sees one generation while another thread publishes new ones.
+/// Nested calls use the outer pin; a trace pins nothing (it reads symbols).
+template <class T>
+class PinnedParameters {
+ public:
+  /// Pins the parameters that `visit(add)` passes to add(const ParameterT*),
+  /// unless this thread is already inside a pinned call or is tracing.
+  template <class Visit>
+  explicit PinnedParameters(Visit&& visit) {
+    if (current() != nullptr || trace::active_trace<T>() != nullptr) return;
+    visit([this](const ParameterT<T>* param) { pinned_.emplace_back(param, TensorT<T>()); });
+    detail::ParameterAccess::read_pinned<T>(pinned_);
+    current() = this;
+    owner_ = true;
+  }
+  ~PinnedParameters() {
+    if (owner_) current() = nullptr;
+  }
+  PinnedParameters(const PinnedParameters&) = delete;
+  PinnedParameters& operator=(const PinnedParameters&) = delete;
+
+  /// This thread's pinned value of `param`, or null.
+  static const TensorT<T>* find(const ParameterT<T>* param) {
+    const PinnedParameters* pin = current();
+    return pin ? pin->lookup(param) : nullptr;
+  }
+
+  /// A value this thread published during its own pinned call replaces the pinned one.
+  static void replace(const ParameterT<T>* param, const TensorT<T>& value) {
+    if (PinnedParameters* pin = current())
+      for (auto& entry : pin->pinned_)
+        if (entry.first == param) entry.second = value;
+  }
+
+ private:
+  friend struct detail::ParameterAccess;
+
+  static PinnedParameters*& current() {
+    thread_local PinnedParameters* pin = nullptr;
+    return pin;
+  }
+
+  const TensorT<T>* lookup(const ParameterT<T>* param) const {
+    for (const auto& entry : pinned_)
+      if (entry.first == param) return &entry.second;
+    return nullptr;
+  }
+
+  std::vector<std::pair<const ParameterT<T>*, TensorT<T>>> pinned_;
+  bool owner_ = false;
+};
 
 }  // namespace hybrid::nn

@@ -2,10 +2,12 @@
 // save_parameters / load_parameters: a model's parameters as a safetensors
 // file keyed by their structural names ("0.weight", "hidden.bias").
 // A load is all-or-nothing: the file is read and checked against every
-// parameter before the first one changes. Errors follow the readers' rule:
-// bad content, and a file that does not fit the model (a missing, unexpected
-// or mismatched parameter), is FormatError naming the file; a path that
-// cannot be read is Error.
+// parameter before the first one changes, and the new values are then
+// published together, so a call running meanwhile sees all old values or all
+// new ones. A save writes one consistent generation. Errors follow the
+// readers' rule: bad content, and a file that does not fit the model (a
+// missing, unexpected or mismatched parameter), is FormatError naming the
+// file; a path that cannot be read is Error.
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,12 +19,16 @@ namespace hybrid::nn {
 
 template <class T>
 void save_parameters(const ParameterDictT<T>& params, const std::string& path) {
+  // One generation, held alive while it is written.
+  std::vector<TensorT<T>> values;
+  detail::ParameterAccess::read_values<T>(params, values, /*skip_uninitialized=*/true);
   std::vector<io::safetensors::Entry> entries;
+  size_t i = 0;
   for (const auto& p : params) {
-    if (!p->is_initialized())
+    if (!values[i].defined())
       throw Error("save_parameters('" + path + "'): parameter '" + p->name() +
                   "' has not been initialized (run initialize() and, for deferred shapes, one forward pass)");
-    entries.push_back(io::safetensors::entry(p->name(), p->eager_data()));
+    entries.push_back(io::safetensors::entry(p->name(), values[i++]));
   }
   io::safetensors::write(path, entries);
 }
@@ -69,10 +75,10 @@ void load_parameters(const ParameterDictT<T>& params, const std::string& path, b
   }
 
   // Every value is materialized before the first parameter is touched.
-  std::vector<TensorT<T>> values;
-  values.reserve(plan.size());
-  for (const auto& step : plan) values.push_back(file.tensor<T>(*step.second));
-  for (size_t i = 0; i < plan.size(); ++i) plan[i].first->set_data(values[i]);
+  std::vector<std::pair<ParameterT<T>*, TensorT<T>>> updates;
+  updates.reserve(plan.size());
+  for (const auto& step : plan) updates.emplace_back(step.first, file.tensor<T>(*step.second));
+  detail::ParameterAccess::publish(updates, "load_parameters('" + path + "')");
 }
 
 }  // namespace hybrid::nn

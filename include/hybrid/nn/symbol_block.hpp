@@ -55,7 +55,10 @@ class SymbolBlockT : public HybridBlockT<T> {
       if (!x.defined()) throw Error("SymbolBlock: called with an undefined tensor");
       eager = eager || !this->runs_compiled(x);
     }
-    if (eager) return forward_inputs(inputs);
+    if (eager) {
+      const PinnedParameters<T> pinned = this->pin_parameters();
+      return forward_inputs(inputs);
+    }
     const CompiledCall guard(this, true);
     return this->call_compiled(inputs);
   }
