@@ -28,6 +28,8 @@
 #include "api/creation.hpp"
 #include "api/print.hpp"
 #include "autograd/gradients.hpp"
+#include "autograd/mode.hpp"
+#include "autograd/backward.hpp"
 #include "passes/pipeline.hpp"
 #include "exec/executable.hpp"
 #include "exec/plan_cache.hpp"

@@ -7,6 +7,7 @@
 
 #include "../table/run_kernel.hpp"
 #include "../trace/trace_state.hpp"
+#include "tape.hpp"
 
 namespace hybrid::ops {
 
@@ -54,6 +55,8 @@ TensorT<T> run_eager(OpCode op, const TensorT<T>* const* in, int n, Attrs& attrs
 }  // namespace detail
 
 /// Applies `op` to `n` inputs: eagerly, or recorded into the inputs' trace.
+/// Eagerly inside autograd::record(), the op also goes on the tape when an
+/// input needs gradients.
 template <class T>
 TensorT<T> apply(OpCode op, const TensorT<T>* const* in, int n, Attrs attrs = {}) {
   const std::shared_ptr<trace::TraceState<T>>* state = nullptr;
@@ -68,7 +71,9 @@ TensorT<T> apply(OpCode op, const TensorT<T>* const* in, int n, Attrs attrs = {}
     }
   }
   if (state) return detail::record(*state, op, in, n, std::move(attrs));
-  return detail::run_eager(op, in, n, attrs);
+  TensorT<T> out = detail::run_eager(op, in, n, attrs);
+  if (autograd::detail::should_record(in, n)) autograd::detail::record_op(op, in, n, attrs, out);
+  return out;
 }
 
 template <class T>

@@ -119,7 +119,10 @@ TensorT<T>& update(TensorT<T>& self, OpCode op, const TensorT<T>& o) {
   if (!self.defined() || !o.defined())
     throw Error(std::string(op_def(op).name) + " (in place): input " + (self.defined() ? "1" : "0") +
                 " is an undefined tensor");
-  if (self.is_traced() || o.is_traced()) {
+  // Symbols rebind; so do tensors on the tape, whose old value a recorded
+  // node may still need (the result is a new node, as x = x + y).
+  const TensorT<T>* both[2] = {&self, &o};
+  if (self.is_traced() || o.is_traced() || autograd::detail::should_record(both, 2)) {
     self = binary(op, self, o);
     return self;
   }
@@ -183,7 +186,9 @@ template <class T>
 TensorT<T> reshape(const TensorT<T>& t, const Shape& shape) {
   Attrs at;
   at.shape = shape;
-  if (t.is_traced() || !t.defined()) return detail::unary(OpCode::reshape, t, at);
+  const TensorT<T>* in_ptr = &t;
+  if (t.is_traced() || !t.defined() || autograd::detail::should_record(&in_ptr, 1))
+    return detail::unary(OpCode::reshape, t, at);
   const Shape in = t.shape();
   return hybrid::detail::TensorAccess::view(t, infer_shape(OpCode::reshape, &in, 1, at));
 }

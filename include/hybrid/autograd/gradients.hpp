@@ -10,6 +10,7 @@
 // time, like the table itself: one entry per op, in order, and an entry
 // without a rule must say why (zero, not_differentiable, internal).
 #include <array>
+#include <type_traits>
 #include <vector>
 
 #include "../api/tensor_ops.hpp"
@@ -25,6 +26,7 @@ struct GradArgs {
   const TensorT<T>& out;
   const TensorT<T>& grad_out;
   const Attrs& attrs;
+  const bool* needs = nullptr;  // per input: its gradient is wanted (null: all are)
 };
 
 /// Fills grad_in[i] with the gradient for input i (n_in entries; an
@@ -119,5 +121,13 @@ static_assert(column_is_complete(),
 }  // namespace gradient_detail
 
 inline const GradDef& grad_def(OpCode op) { return gradient_detail::kGradients[static_cast<int>(op)]; }
+
+template <class T>
+GradRule<T> grad_rule(const GradDef& def) {
+  if constexpr (std::is_same_v<T, float>)
+    return def.rule_f32;
+  else
+    return def.rule_f64;
+}
 
 }  // namespace hybrid::autograd

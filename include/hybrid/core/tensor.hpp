@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd_meta.hpp"
 #include "dtype.hpp"
 #include "errors.hpp"
 #include "shape.hpp"
@@ -106,6 +107,44 @@ class TensorT {
   TensorT& operator*=(T s);
   TensorT& operator/=(T s);
 
+  // Autograd (the tape: api/tape.hpp, backward: autograd/backward.hpp).
+
+  /// Makes this tensor a leaf that collects gradients: backward() writes
+  /// (grad_req "write") or adds ("add") d(head)/d(this) into grad().
+  /// Copies of the tensor share the leaf. Gluon's NDArray.attach_grad().
+  void attach_grad(const std::string& grad_req = "write") {
+    if (!defined() || is_traced()) throw Error("attach_grad(): needs an eager tensor");
+    auto meta = std::make_shared<autograd::MetaT<T>>();
+    meta->leaf = true;
+    meta->req = autograd::parse_grad_req(grad_req, "attach_grad()");
+    meta_ = std::move(meta);
+  }
+
+  /// The gradient of a leaf (attach_grad()), same shape; zeros before any backward.
+  TensorT grad() const {
+    if (!meta_ || !meta_->leaf)
+      throw Error("grad(): the tensor of shape " + to_string(shape_) +
+                  " has no gradient buffer; call attach_grad() on it before recording");
+    if (!meta_->grad.defined()) {
+      meta_->grad = empty(shape_);
+      if (size()) std::memset(meta_->grad.data(), 0, sizeof(T) * static_cast<size_t>(size()));
+    }
+    return meta_->grad;
+  }
+
+  /// Back-propagates from this tensor: a head gradient of ones (Gluon's rule
+  /// for non-scalar heads), or `head_grad`. Without `retain_graph` the tape
+  /// it used is freed, and a second backward over it throws Error.
+  void backward(bool retain_graph = false) const;
+  void backward(const TensorT& head_grad, bool retain_graph = false) const;
+
+  /// The same values with no history: recording stops here.
+  TensorT detach() const {
+    TensorT t = *this;
+    t.meta_.reset();
+    return t;
+  }
+
  private:
   friend struct detail::TensorAccess;
 
@@ -123,6 +162,7 @@ class TensorT {
   Shape shape_;
   std::shared_ptr<trace::TraceState<T>> trace_;
   int node_ = -1;
+  std::shared_ptr<autograd::MetaT<T>> meta_;
 };
 
 using Tensor = TensorT<float>;
@@ -133,11 +173,17 @@ struct TensorAccess {
   template <class T>
   static const std::shared_ptr<Storage<T>>& storage(const TensorT<T>& t) { return t.storage_; }
   template <class T>
+  /// Shares t's storage under another shape, without t's autograd history.
   static TensorT<T> view(const TensorT<T>& t, const Shape& shape) {
     TensorT<T> v = t;
     v.shape_ = shape;
+    v.meta_.reset();
     return v;
   }
+  template <class T>
+  static const std::shared_ptr<autograd::MetaT<T>>& meta(const TensorT<T>& t) { return t.meta_; }
+  template <class T>
+  static void set_meta(TensorT<T>& t, std::shared_ptr<autograd::MetaT<T>> meta) { t.meta_ = std::move(meta); }
   template <class T>
   static const std::shared_ptr<trace::TraceState<T>>& trace(const TensorT<T>& t) { return t.trace_; }
   template <class T>

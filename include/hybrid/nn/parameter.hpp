@@ -13,6 +13,7 @@
 // parameters — all old values or all new ones — even while another thread
 // loads new weights (docs/ARCHITECTURE.md, "Concurrency").
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -176,6 +177,37 @@ class ParameterT {
     if (value.defined() && !data_.defined() && pending_) publish_locked(std::move(value));
   }
 
+  /// The gradient written by backward(), shaped like the value; zeros
+  /// before any backward. The same buffer every time (Gluon's grad()).
+  TensorT<T> grad() const {
+    std::unique_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    check_initialized();
+    if (grad_meta_->req == autograd::GradReq::null)
+      throw Error("Parameter '" + name_ + "': grad_req is \"null\", so it has no gradient");
+    return grad_buffer_locked();
+  }
+
+  /// Sets the gradient to zero (needed between steps with grad_req "add").
+  void zero_grad() {
+    std::unique_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    if (!grad_meta_->grad.defined() || grad_meta_->req == autograd::GradReq::null) return;
+    TensorT<T>& g = grad_meta_->grad;
+    if (g.size()) std::memset(g.data(), 0, sizeof(T) * static_cast<size_t>(g.size()));
+  }
+
+  /// "write" (default: each backward overwrites the gradient), "add" (each
+  /// backward adds to it) or "null" (no gradient; the value is a constant).
+  void set_grad_req(const std::string& req) {
+    const autograd::GradReq parsed = autograd::parse_grad_req(req, "Parameter '" + name_ + "'");
+    std::unique_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    grad_meta_->req = parsed;
+    if (parsed == autograd::GradReq::null) grad_meta_->grad = TensorT<T>();
+  }
+  std::string grad_req() const {
+    std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    return autograd::grad_req_name(grad_meta_->req);
+  }
+
   /// Replaces the initializer that initialize() uses for this parameter.
   void set_initializer(std::shared_ptr<const init::Initializer> init) {
     std::unique_lock<std::shared_mutex> lock(detail::parameter_mutex());
@@ -212,6 +244,10 @@ class ParameterT {
   // handles holding it keep reading it.
   void publish_locked(TensorT<T> value) {
     shape_ = value.shape();
+    // Every value carries the parameter's gradient leaf, so ops on it are
+    // recorded inside autograd::record().
+    hybrid::detail::TensorAccess::set_meta(value, grad_meta_);
+    if (grad_meta_->grad.defined() && grad_meta_->grad.shape() != value.shape()) grad_meta_->grad = TensorT<T>();
     data_ = std::move(value);
     pending_.reset();
     PinnedParameters<T>::replace(this, data_);  // this thread's own call sees its write
@@ -249,9 +285,26 @@ class ParameterT {
     }
   }
 
+  // Under the lock; the value is initialized.
+  TensorT<T>& grad_buffer_locked() const {
+    TensorT<T>& g = grad_meta_->grad;
+    if (!g.defined() || g.shape() != shape_) {
+      g = TensorT<T>::empty(shape_);
+      if (g.size()) std::memset(g.data(), 0, sizeof(T) * static_cast<size_t>(g.size()));
+    }
+    return g;
+  }
+
+  static std::shared_ptr<autograd::MetaT<T>> make_leaf() {
+    auto meta = std::make_shared<autograd::MetaT<T>>();
+    meta->leaf = true;
+    return meta;
+  }
+
   std::string name_;
   // Guarded by detail::parameter_mutex().
   Shape shape_;
+  std::shared_ptr<autograd::MetaT<T>> grad_meta_ = make_leaf();
   TensorT<T> data_;
   std::shared_ptr<const init::Initializer> own_init_;
   std::shared_ptr<const init::Initializer> pending_;  // deferred: waits for the shape
@@ -291,6 +344,15 @@ class ParameterDictT {
                   (known.empty() ? "none" : known) + ")");
     }
     return items_[it->second];
+  }
+
+  /// Sets every gradient to zero.
+  void zero_grad() const {
+    for (const auto& p : items_) p->zero_grad();
+  }
+  /// Sets every parameter's grad_req ("write", "add", "null").
+  void set_grad_req(const std::string& req) const {
+    for (const auto& p : items_) p->set_grad_req(req);
   }
 
   /// Total number of elements.
@@ -353,6 +415,29 @@ struct ParameterAccess {
   template <class T>
   static void publish(std::vector<std::pair<ParameterT<T>*, TensorT<T>>>& updates, const std::string& what) {
     ParameterT<T>::publish(updates, what);
+  }
+
+  /// The parameter's gradient leaf (its grad_req, buffer and fresh flag).
+  template <class T>
+  static const std::shared_ptr<autograd::MetaT<T>>& grad_meta(const ParameterT<T>& p) { return p.grad_meta_; }
+
+  /// The value and the gradient buffer of an initialized parameter whose
+  /// grad_req is not "null", for an optimizer: `fn(T* value, const T* grad,
+  /// int64_t n)` updates the value. In place when no call or handle reads
+  /// the value's storage; otherwise into a copy published as the new value,
+  /// so a concurrent call never sees a half-updated parameter.
+  template <class T, class F>
+  static void update(ParameterT<T>& p, F&& fn) {
+    std::unique_lock<std::shared_mutex> lock(parameter_mutex());
+    p.check_initialized();
+    const TensorT<T>& grad = p.grad_buffer_locked();
+    if (hybrid::detail::TensorAccess::storage(p.data_).use_count() == 1) {
+      fn(p.data_.data(), static_cast<const T*>(grad.data()), p.data_.size());
+      return;
+    }
+    TensorT<T> copy = p.data_.clone();
+    fn(copy.data(), static_cast<const T*>(grad.data()), copy.size());
+    p.publish_locked(std::move(copy));
   }
 
   /// initialize() for every parameter of `params`, published together.
