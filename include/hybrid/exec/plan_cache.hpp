@@ -1,6 +1,8 @@
 #pragma once
 // PlanCache: compiled plans keyed by input signature (the input shapes; the
-// dtype is the block's element type). Bounded: past kMaxPlans signatures the
+// dtype is the block's element type) and mode (training or prediction, and
+// for a recorded call which inputs need gradients: a block whose forward
+// branches on the mode gets one plan per branch). Bounded: past kMaxPlans signatures the
 // oldest plan is dropped (a model fed ever-new shapes does not grow without
 // limit). Lookups are cheap and thread-safe; compiling is serialised so a
 // signature is traced once even when many threads call at once. clear()
@@ -16,6 +18,12 @@
 
 namespace hybrid::exec {
 
+struct PlanKey {
+  std::vector<Shape> shapes;
+  uint64_t mode = 0;
+  bool operator==(const PlanKey& o) const { return mode == o.mode && shapes == o.shapes; }
+};
+
 template <class T, class Compiled>
 class PlanCache {
  public:
@@ -23,7 +31,7 @@ class PlanCache {
 
   /// The plan for `signature`, compiling it with `compile()` on a miss.
   template <class Compile>
-  std::shared_ptr<const Compiled> get(const std::vector<Shape>& signature, Compile&& compile) {
+  std::shared_ptr<const Compiled> get(const PlanKey& signature, Compile&& compile) {
     if (auto hit = find(signature)) return hit;
     std::lock_guard<std::mutex> compiling(compile_mutex_);
     uint64_t generation = 0;
@@ -61,12 +69,12 @@ class PlanCache {
   }
 
  private:
-  std::shared_ptr<const Compiled> find(const std::vector<Shape>& signature) {
+  std::shared_ptr<const Compiled> find(const PlanKey& signature) {
     std::lock_guard<std::mutex> lock(mutex_);
     return find_locked(signature);
   }
 
-  std::shared_ptr<const Compiled> find_locked(const std::vector<Shape>& signature) {
+  std::shared_ptr<const Compiled> find_locked(const PlanKey& signature) {
     for (const auto& entry : plans_)
       if (entry.first == signature) {
         last_ = entry.second;
@@ -77,7 +85,7 @@ class PlanCache {
 
   mutable std::mutex mutex_;
   std::mutex compile_mutex_;
-  std::deque<std::pair<std::vector<Shape>, std::shared_ptr<const Compiled>>> plans_;
+  std::deque<std::pair<PlanKey, std::shared_ptr<const Compiled>>> plans_;
   std::shared_ptr<const Compiled> last_;
   uint64_t generation_ = 0;  // advanced by clear()
 };

@@ -54,14 +54,43 @@ class BlockT {
   BlockT(const BlockT&) = delete;
   BlockT& operator=(const BlockT&) = delete;
 
-  /// The computation; subclasses override it.
-  virtual TensorT<T> forward(const TensorT<T>& x) = 0;
+  /// The computation of a block with one input and one output; most
+  /// layers override this one.
+  virtual TensorT<T> forward(const TensorT<T>& x) {
+    if (defaulting() == this)
+      throw Error(error_context() + "overrides neither forward(x) nor forward_many(inputs)");
+    const DefaultingScope scope(this);
+    return single_output(forward_many({x}), "forward");
+  }
+
+  /// The computation of a block with several inputs or several outputs (a
+  /// loss takes (pred, label)); such blocks override this one. The default
+  /// passes a single input to forward(x).
+  virtual std::vector<TensorT<T>> forward_many(const std::vector<TensorT<T>>& inputs) {
+    if (inputs.size() != 1)
+      throw Error(error_context() + "called with " + std::to_string(inputs.size()) +
+                  " inputs but takes one (a block with several inputs overrides forward_many)");
+    if (defaulting() == this)
+      throw Error(error_context() + "overrides neither forward(x) nor forward_many(inputs)");
+    const DefaultingScope scope(this);
+    return {forward(inputs[0])};
+  }
+
   /// Calls the block: forward, then the forward hooks, with the parameter
   /// values the call started with (see PinnedParameters).
   virtual TensorT<T> operator()(const TensorT<T>& x) {
     const PinnedParameters<T> pinned = pin_parameters();
     return run_forward_hooks(x, forward(x));
   }
+
+  /// block(a, b, ...): a block of several inputs and one output.
+  template <class... More>
+  TensorT<T> operator()(const TensorT<T>& a, const TensorT<T>& b, const More&... more) {
+    return single_output(call({a, b, TensorT<T>(more)...}), "call");
+  }
+
+  /// Calls the block on any number of inputs and returns all its outputs.
+  std::vector<TensorT<T>> call(const std::vector<TensorT<T>>& inputs) { return call_many(inputs); }
 
   /// The layer's type, e.g. "Dense".
   virtual std::string type_name() const { return "Block"; }
@@ -169,6 +198,31 @@ class BlockT {
     return PinnedParameters<T>([this](const auto& add) { visit_params(add); });
   }
 
+  // Every parameter of the subtree, a shared one possibly more than once.
+  template <class F>
+  void visit_params(const F& f) const {
+    for (const auto& p : params_) f(p.second.get());
+    for (const auto& c : children_) c.second->visit_params(f);
+  }
+
+  /// What call() runs; HybridBlock replays a plan instead.
+  virtual std::vector<TensorT<T>> call_many(const std::vector<TensorT<T>>& inputs) {
+    for (const auto& x : inputs)
+      if (!x.defined()) throw Error(error_context() + "called with an undefined tensor");
+    const PinnedParameters<T> pinned = pin_parameters();
+    std::vector<TensorT<T>> outs = forward_many(inputs);
+    if (!inputs.empty() && !outs.empty())
+      for (const auto& h : hooks_) h.second(*this, inputs[0], outs[0]);
+    return outs;
+  }
+
+  TensorT<T> single_output(std::vector<TensorT<T>> outs, const char* what) const {
+    if (outs.size() != 1)
+      throw Error(error_context() + what + " gives " + std::to_string(outs.size()) +
+                  " outputs; call(inputs) returns all of them");
+    return std::move(outs[0]);
+  }
+
   TensorT<T> run_forward_hooks(const TensorT<T>& x, TensorT<T> y) {
     for (const auto& h : hooks_) h.second(*this, x, y);
     return y;
@@ -181,6 +235,20 @@ class BlockT {
   }
 
  private:
+  // The block whose default forward/forward_many is running on this thread:
+  // a block that overrides neither would otherwise recurse forever.
+  static const BlockT*& defaulting() {
+    thread_local const BlockT* block = nullptr;
+    return block;
+  }
+  struct DefaultingScope {
+    explicit DefaultingScope(const BlockT* b) : saved(defaulting()) { defaulting() = b; }
+    ~DefaultingScope() { defaulting() = saved; }
+    DefaultingScope(const DefaultingScope&) = delete;
+    DefaultingScope& operator=(const DefaultingScope&) = delete;
+    const BlockT* saved;
+  };
+
   void check_new_name(const std::string& name, const char* kind) const {
     if (name.empty() || name.find('.') != std::string::npos)
       throw Error(error_context() + "invalid " + kind + " name '" + name + "': names must be non-empty and contain no '.'");
@@ -197,12 +265,6 @@ class BlockT {
     for (auto& c : children_) c.second->set_prefix(prefix_ + c.first + ".");
   }
 
-  // Every parameter of the subtree, a shared one possibly more than once.
-  template <class F>
-  void visit_params(const F& f) const {
-    for (const auto& p : params_) f(p.second.get());
-    for (const auto& c : children_) c.second->visit_params(f);
-  }
 
   void collect_into(ParameterDictT<T>& dict) const {
     for (const auto& p : params_) dict.add(p.second);

@@ -8,6 +8,7 @@
 #include "activation.hpp"
 #include "dense.hpp"
 #include "lambda.hpp"
+#include "loss.hpp"
 #include "sequential.hpp"
 #include "summary.hpp"
 #include "parameter_file.hpp"

@@ -26,7 +26,7 @@ class SymbolBlockT : public HybridBlockT<T> {
   /// Loads `symbol_file` (prefix-symbol.json) and `params_file`
   /// (prefix-NNNN.params); `input_names` are the graph inputs in call order.
   /// A file that is malformed or does not fit the call — input names that
-  /// are not the graph's inputs, a graph with several heads, parameters
+  /// are not the graph's inputs, parameters
   /// that do not match the graph — is FormatError naming that file. A path
   /// that cannot be read, or `input_names` naming one input twice, is Error.
   static std::shared_ptr<SymbolBlockT> imports(const std::string& symbol_file,
@@ -38,7 +38,9 @@ class SymbolBlockT : public HybridBlockT<T> {
     return block;
   }
 
-  TensorT<T> forward(const TensorT<T>& x) override { return forward_inputs({x}); }
+  using HybridBlockT<T>::operator();
+
+  TensorT<T> forward(const TensorT<T>& x) override { return this->single_output(forward_many({x}), "forward"); }
 
   TensorT<T> operator()(const TensorT<T>& x) override {
     if (!x.defined()) throw Error("SymbolBlock: called with an undefined tensor");
@@ -46,21 +48,10 @@ class SymbolBlockT : public HybridBlockT<T> {
     return HybridBlockT<T>::operator()(x);
   }
 
-  /// Calls a graph with several inputs, in the order given to imports().
+  /// Calls a graph with several inputs, in the order given to imports(),
+  /// and one output (call() returns several).
   TensorT<T> operator()(const std::vector<TensorT<T>>& inputs) {
-    if (inputs.size() == 1) return (*this)(inputs[0]);
-    check_input_count(inputs.size());
-    bool eager = false;
-    for (const auto& x : inputs) {
-      if (!x.defined()) throw Error("SymbolBlock: called with an undefined tensor");
-      eager = eager || !this->runs_compiled(x);
-    }
-    if (eager) {
-      const PinnedParameters<T> pinned = this->pin_parameters();
-      return forward_inputs(inputs);
-    }
-    const CompiledCall guard(this, true);
-    return this->call_compiled(inputs);
+    return this->single_output(this->call(inputs), "the graph");
   }
 
   std::string type_name() const override { return "SymbolBlock"; }
@@ -81,7 +72,20 @@ class SymbolBlockT : public HybridBlockT<T> {
   std::string graph_dot() const { return this->cached_plans() ? HybridBlockT<T>::graph_dot() : loaded_graph_dot(); }
 
  protected:
-  TensorT<T> forward_inputs(const std::vector<TensorT<T>>& inputs) override {
+  std::vector<TensorT<T>> call_many(const std::vector<TensorT<T>>& inputs) override {
+    check_input_count(inputs.size());
+    bool compiled = true;
+    for (const auto& x : inputs) {
+      if (!x.defined()) throw Error("SymbolBlock: called with an undefined tensor");
+      compiled = compiled && this->runs_compiled(x);
+    }
+    const CompiledCall guard(this, compiled);
+    return HybridBlockT<T>::call_many(inputs);
+  }
+
+ public:
+  /// Interprets the graph through the op table: eagerly, or into a trace.
+  std::vector<TensorT<T>> forward_many(const std::vector<TensorT<T>>& inputs) override {
     check_input_count(inputs.size());
     trace::TraceState<T>* const state = trace::active_trace<T>();
     if (state && compiled_call() == this) {
@@ -109,9 +113,13 @@ class SymbolBlockT : public HybridBlockT<T> {
         values[i] = ops::apply<T>(n.op, args.data(), static_cast<int>(args.size()), n.attrs);
       }
     }
-    const TensorT<T>& out = values[graph_.outputs[0]];
-    // An eager result that is a constant or a parameter must not alias it.
-    return has_trait(graph_.nodes[graph_.outputs[0]].op, kSource) && !out.is_traced() ? out.clone() : out;
+    std::vector<TensorT<T>> outs;
+    for (int o : graph_.outputs) {
+      const TensorT<T>& out = values[static_cast<size_t>(o)];
+      // An eager result that is a constant or a parameter must not alias it.
+      outs.push_back(has_trait(graph_.nodes[static_cast<size_t>(o)].op, kSource) && !out.is_traced() ? out.clone() : out);
+    }
+    return outs;
   }
 
  private:
@@ -133,9 +141,6 @@ class SymbolBlockT : public HybridBlockT<T> {
 
   SymbolBlockT(graph::Graph<T> g, std::vector<std::string> input_names, const std::string& source)
       : graph_(std::move(g)), input_names_(std::move(input_names)) {
-    if (graph_.outputs.size() != 1)
-      throw FormatError(source + ": heads: a SymbolBlock returns one tensor; the graph has " +
-                        std::to_string(graph_.outputs.size()) + " outputs");
     std::unordered_map<std::string, int> inputs;
     for (int v : graph_.variables(graph::VarKind::input)) inputs[graph_.nodes[v].name] = v;
     // A repeated name is wrong whatever the file holds; a name the graph

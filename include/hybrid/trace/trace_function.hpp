@@ -17,11 +17,13 @@ inline std::string input_name(size_t k, size_t count) {
   return count == 1 ? std::string("data") : "data" + std::to_string(k);
 }
 
-/// `param_names` maps parameter identities to their structural names.
+/// Traces a function of several inputs with several results; the graph's
+/// outputs are the results in order. `param_names` maps parameter
+/// identities to their structural names.
 template <class T>
-graph::Graph<T> trace_graph(const std::function<TensorT<T>(const std::vector<TensorT<T>>&)>& fn,
-                            const std::vector<Shape>& input_shapes,
-                            std::unordered_map<const void*, std::string> param_names = {}) {
+graph::Graph<T> trace_graph_many(
+    const std::function<std::vector<TensorT<T>>(const std::vector<TensorT<T>>&)>& fn,
+    const std::vector<Shape>& input_shapes, std::unordered_map<const void*, std::string> param_names = {}) {
   auto state = std::make_shared<TraceState<T>>();
   state->param_names = std::move(param_names);
   std::vector<TensorT<T>> inputs;
@@ -30,20 +32,33 @@ graph::Graph<T> trace_graph(const std::function<TensorT<T>(const std::vector<Ten
                                              graph::VarKind::input);
     inputs.push_back(detail::TensorAccess::symbol(state, id, input_shapes[k]));
   }
-  TensorT<T> out;
+  std::vector<TensorT<T>> outs;
   {
     TraceScope<T> scope(state.get());
-    out = fn(inputs);
+    outs = fn(inputs);
   }
-  if (!out.defined()) throw TraceError("trace: the traced function returned an undefined tensor");
-  if (!out.is_traced()) {
-    state->graph.outputs.push_back(state->graph.add_constant(out.clone()));
-  } else {
-    if (detail::TensorAccess::trace(out) != state)
-      throw TraceError("trace: the traced function returned a symbol of another trace");
-    state->graph.outputs.push_back(detail::TensorAccess::node(out));
+  if (outs.empty()) throw TraceError("trace: the traced function returned no tensor");
+  for (const TensorT<T>& out : outs) {
+    if (!out.defined()) throw TraceError("trace: the traced function returned an undefined tensor");
+    if (!out.is_traced()) {
+      state->graph.outputs.push_back(state->graph.add_constant(out.clone()));
+    } else {
+      if (detail::TensorAccess::trace(out) != state)
+        throw TraceError("trace: the traced function returned a symbol of another trace");
+      state->graph.outputs.push_back(detail::TensorAccess::node(out));
+    }
   }
   return std::move(state->graph);
+}
+
+/// One result.
+template <class T>
+graph::Graph<T> trace_graph(const std::function<TensorT<T>(const std::vector<TensorT<T>>&)>& fn,
+                            const std::vector<Shape>& input_shapes,
+                            std::unordered_map<const void*, std::string> param_names = {}) {
+  return trace_graph_many<T>(
+      [&](const std::vector<TensorT<T>>& in) { return std::vector<TensorT<T>>{fn(in)}; }, input_shapes,
+      std::move(param_names));
 }
 
 /// One-input convenience form.
