@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds and runs the demo example in a scratch directory (it writes files).
+# DEMO=<example> runs another example, e.g.
+#   DEMO=train_fashion_mnist ./scripts/demo.sh --epochs 5
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-DEMO=demo
+DEMO=${DEMO:-demo}
 FALLBACK=tensors
 
 ./scripts/setup.sh

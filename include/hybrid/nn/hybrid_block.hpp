@@ -75,8 +75,12 @@ class HybridBlockT : public BlockT<T> {
   std::string graph_dot() const { return graph::to_dot(last_plan("graph_dot")->exe->graph()); }
   /// One line per node of the compiled graph that ran last.
   std::string graph_text() const { return graph::to_text(last_plan("graph_text")->exe->graph()); }
-  /// Bytes of intermediate memory the last plan uses per call.
-  int64_t arena_bytes() const { return last_plan("arena_bytes")->exe->arena_bytes(); }
+  /// Bytes of intermediate memory the last plan uses per call (for a call
+  /// inside autograd::record(): its forward and backward plans together).
+  int64_t arena_bytes() const {
+    const std::shared_ptr<const Compiled> plan = last_plan("arena_bytes");
+    return plan->exe->arena_bytes() + (plan->backward ? plan->backward->arena_bytes() : 0);
+  }
   /// How many signatures have a compiled plan (at most exec::PlanCache::kMaxPlans).
   size_t cached_plans() const { return state_->plans.size(); }
 
