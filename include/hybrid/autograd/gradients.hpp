@@ -72,6 +72,7 @@ inline constexpr std::array<GradDef, kOpCount> kGradients = {{
     HYBRID_GRAD(silu, pending),
     HYBRID_GRAD(leaky_relu, pending),
     HYBRID_GRAD(clip, pending),
+    HYBRID_GRAD(erf, pending),
     HYBRID_GRAD(add, pending),
     HYBRID_GRAD(sub, pending),
     HYBRID_GRAD(mul, pending),
