@@ -3,6 +3,7 @@
 // the gradient column (gradients.hpp) that holds it; plus the few helpers
 // the rules share (broadcast reduction, the needs mask).
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "../api/tensor_ops.hpp"
@@ -57,7 +58,7 @@ struct GradDef {
       : code(c), kind(reason == GradKind::rule ? throw "a rule entry needs its rules" : reason) {}
 };
 
-/// The column entry of `op` (defined after the column, in gradients.hpp).
+/// The column entry of `op` (defined after the column: include gradients.hpp).
 inline const GradDef& grad_def(OpCode op);
 
 /// The entry's rule for element type T (null unless kind is rule).
