@@ -132,7 +132,7 @@ class AllOpsNetT : public nn::HybridBlockT<T> {
     // numbers read back unchanged), indexing, stack / split / pad /
     // broadcast_to, and reductions over several axes.
     const TensorT<T> act = square(d) + rsqrt(pos) + log1p(pos) + gelu(d) + silu(d) + leaky_relu(d, 0.25) +
-                           clip(d, -0.5, 0.75);                   // (N, 6)
+                           clip(d, -0.5, 0.75) + erf(d);          // (N, 6)
     const TensorT<T> best = argmax(x, 1);                         // (N,): from the input, exact at any batch
     const TensorT<T> hot = one_hot(best, 6, 2.0, -1.0);           // (N, 6)
     const TensorT<T> picked = pick(act, best, 1, true);           // (N, 1)
@@ -433,7 +433,7 @@ TEMPLATE_TEST_CASE("a model using every portable op round trips bit-identically"
   CHECK(attrs_of("argmax") == std::vector<ojson>{ojson::parse(R"({"axis": 1, "keepdims": false})")});
   CHECK(attrs_of("stack") == std::vector<ojson>{ojson::parse(R"({"axis": 1})")});
   CHECK(attrs_of("broadcast_to") == std::vector<ojson>{ojson::parse(R"({"shape": [1, 6]})")});
-  for (const char* op : {"square", "rsqrt", "log1p", "gelu", "silu"}) CHECK(attrs_of(op) == std::vector<ojson>{ojson::object()});
+  for (const char* op : {"square", "rsqrt", "log1p", "gelu", "silu", "erf"}) CHECK(attrs_of(op) == std::vector<ojson>{ojson::object()});
   // Reduction axes: null (all), an integer (one) or an array (several, sorted, non-negative).
   const auto sums = attrs_of("sum"), means = attrs_of("mean"), maxes = attrs_of("max");
   CHECK(std::count(sums.begin(), sums.end(), ojson::parse(R"({"axis": [1, 2], "keepdims": false})")) == 1);

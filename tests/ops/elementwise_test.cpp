@@ -67,6 +67,8 @@ std::vector<UnaryOp<T>> unary_ops() {
       {"clip", [](Ten a) { return hybrid::clip(a, -0.5, 1.25); },
        [](double x) { return std::min(std::max(x, -0.5), 1.25); }, -3, 3},
       {"clip to a point", [](Ten a) { return hybrid::clip(a, 0.75, 0.75); }, [](double) { return 0.75; }, -3, 3},
+      {"erf", [](Ten a) { return hybrid::erf(a); }, [](double x) { return std::erf(x); }, -4, 4},
+      {"erf near 0", [](Ten a) { return hybrid::erf(a); }, [](double x) { return std::erf(x); }, -1e-4, 1e-4},
   };
 }
 
@@ -480,7 +482,7 @@ TEMPLATE_TEST_CASE("elementwise: allclose tells infinities from other values", "
 }
 
 // ---------------------------------------------------------------------------
-// square, rsqrt, log1p, gelu, silu, leaky_relu and clip: the reference
+// square, rsqrt, log1p, gelu, silu, leaky_relu, clip and erf: the reference
 // comparison is in unary_ops() above; here special values, attributes and errors.
 
 namespace {
@@ -554,6 +556,15 @@ TEMPLATE_TEST_CASE("elementwise: special values of the new unary ops", "[ops][el
   for (T v : at_value<T>(silu, -50)) CHECK((v <= T(0) && v > T(-1e-19)));  // -50 · e^-50 ≈ -9.6e-21
   for (T v : at_value<T>(silu, 1)) CHECK(static_cast<double>(v) == Approx(0.7310585786300049).epsilon(1e-6));
 
+  auto erf = [](Ten a) { return hybrid::erf(a); };
+  CHECK(all_are(at_value<T>(erf, 0), T(0)));
+  CHECK(all_are(at_value<T>(erf, inf), T(1)));
+  CHECK(all_are(at_value<T>(erf, -inf), T(-1)));
+  CHECK(all_are(at_value<T>(erf, 10), T(1)));  // saturates, never above 1
+  CHECK(all_are(at_value<T>(erf, nan), nan));
+  for (T v : at_value<T>(erf, 1)) CHECK(static_cast<double>(v) == Approx(0.8427007929497149).epsilon(1e-6));
+  for (T v : at_value<T>(erf, T(-1e-10))) CHECK(static_cast<double>(v) == Approx(-1.1283791670955126e-10).epsilon(1e-6));
+
   CHECK(all_are(at_value<T>(leaky, -inf), -inf));
   CHECK(all_are(at_value<T>(leaky, inf), inf));
   CHECK(all_are(at_value<T>(leaky, nan), nan));
@@ -622,6 +633,7 @@ TEMPLATE_TEST_CASE("elementwise: the new unary ops reject undefined inputs", "[o
   CHECK_THROWS_WITH(hybrid::silu(u), "silu: input 0 is an undefined tensor");
   CHECK_THROWS_WITH(hybrid::leaky_relu(u, 0.1), "leaky_relu: input 0 is an undefined tensor");
   CHECK_THROWS_WITH(hybrid::clip(u, 0, 1), "clip: input 0 is an undefined tensor");
+  CHECK_THROWS_WITH(hybrid::erf(u), "erf: input 0 is an undefined tensor");
 }
 
 TEST_CASE("elementwise: float sqrt and rsqrt of +inf on the vectorised path", "[ops][elementwise]") {

@@ -80,6 +80,9 @@ TensorT<T> clip(const TensorT<T>& a, double a_min, double a_max) {
   return detail::unary(OpCode::clip, a, at);
 }
 
+/// The error function, 2/√π ∫₀ˣ e^(-t²) dt.
+template <class T> TensorT<T> erf(const TensorT<T>& a) { return detail::unary(OpCode::erf, a); }
+
 // Elementwise, binary: tensor ∘ tensor, tensor ∘ scalar, scalar ∘ tensor.
 #define HYBRID_BINARY(FN, CODE)                                                              \
   template <class T>                                                                         \

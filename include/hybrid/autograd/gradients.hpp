@@ -1,133 +1,96 @@
 #pragma once
 // The gradient column of the op table: for every OpCode, in OpCode order,
 // how gradients flow through it. A rule is a vector-Jacobian product written
-// with the tensor API, so it runs eagerly on the tape and, inside a trace,
-// records table ops: the backward of a traced graph is a graph that the
-// passes fold, fuse and memory-plan like any other.
+// with the tensor API (rules_elementwise.hpp, rules_structure.hpp), so it
+// runs eagerly on the tape and, inside a trace, records table ops: the
+// backward of a traced graph is a graph that the passes fold, fuse and
+// memory-plan like any other.
 //
 // The column sits above api/ (rules call tensor functions) and so cannot be
 // a field of the table's rows; it is a parallel array checked at compile
 // time, like the table itself: one entry per op, in order, and an entry
 // without a rule must say why (zero, not_differentiable, internal).
 #include <array>
-#include <type_traits>
-#include <vector>
 
-#include "../api/tensor_ops.hpp"
+#include "rules_structure.hpp"
 
 namespace hybrid::autograd {
 
-/// What a rule sees: the node's inputs and output (eager values, or symbols
-/// while tracing), its attributes, and the gradient flowing into its output.
-template <class T>
-struct GradArgs {
-  const TensorT<T>* const* in;
-  int n_in;
-  const TensorT<T>& out;
-  const TensorT<T>& grad_out;
-  const Attrs& attrs;
-  const bool* needs = nullptr;  // per input: its gradient is wanted (null: all are)
-};
-
-/// Fills grad_in[i] with the gradient for input i (n_in entries; an
-/// undefined tensor means zero). Broadcast inputs get gradients summed back
-/// to their own shape.
-template <class T>
-using GradRule = void (*)(const GradArgs<T>& g, std::vector<TensorT<T>>& grad_in);
-
-enum class GradKind : uint8_t {
-  rule,               // a vector-Jacobian product below
-  zero,               // piecewise constant (comparisons, argmax, one_hot): zero gradient
-  not_differentiable, // sources: variables are leaves, constants take no gradient
-  internal,           // made by passes after differentiation (fused_elementwise)
-  pending,            // differentiable; its rule is not written yet (backward refuses it)
-};
-
-struct GradDef {
-  OpCode code;
-  GradKind kind;
-  GradRule<float> rule_f32;
-  GradRule<double> rule_f64;
-};
-
 namespace gradient_detail {
 
-#define HYBRID_GRAD(code, kind) GradDef{OpCode::code, GradKind::kind, nullptr, nullptr}
+#define HYBRID_GRAD_RULE(code) GradDef(OpCode::code, &rules::code<float>, &rules::code<double>)
+// The rule reads only the output and its gradient (GradDef::output_only).
+#define HYBRID_GRAD_RULE_OUT(code) GradDef(OpCode::code, &rules::code<float>, &rules::code<double>, true)
+#define HYBRID_GRAD_NONE(code, reason) GradDef(OpCode::code, GradKind::reason)
 
 inline constexpr std::array<GradDef, kOpCount> kGradients = {{
-    HYBRID_GRAD(variable, not_differentiable),
-    HYBRID_GRAD(constant, not_differentiable),
-    HYBRID_GRAD(neg, pending),
-    HYBRID_GRAD(exp, pending),
-    HYBRID_GRAD(log, pending),
-    HYBRID_GRAD(sqrt, pending),
-    HYBRID_GRAD(abs, pending),
-    HYBRID_GRAD(tanh, pending),
-    HYBRID_GRAD(sigmoid, pending),
-    HYBRID_GRAD(relu, pending),
-    HYBRID_GRAD(softrelu, pending),
-    HYBRID_GRAD(pow_scalar, pending),
-    HYBRID_GRAD(square, pending),
-    HYBRID_GRAD(rsqrt, pending),
-    HYBRID_GRAD(log1p, pending),
-    HYBRID_GRAD(gelu, pending),
-    HYBRID_GRAD(silu, pending),
-    HYBRID_GRAD(leaky_relu, pending),
-    HYBRID_GRAD(clip, pending),
-    HYBRID_GRAD(add, pending),
-    HYBRID_GRAD(sub, pending),
-    HYBRID_GRAD(mul, pending),
-    HYBRID_GRAD(div, pending),
-    HYBRID_GRAD(maximum, pending),
-    HYBRID_GRAD(minimum, pending),
-    HYBRID_GRAD(greater, zero),
-    HYBRID_GRAD(less, zero),
-    HYBRID_GRAD(equal, zero),
-    HYBRID_GRAD(where, pending),
-    HYBRID_GRAD(fused_elementwise, internal),
-    HYBRID_GRAD(matmul, pending),
-    HYBRID_GRAD(fully_connected, pending),
-    HYBRID_GRAD(reshape, pending),
-    HYBRID_GRAD(transpose, pending),
-    HYBRID_GRAD(concat, pending),
-    HYBRID_GRAD(slice, pending),
-    HYBRID_GRAD(stack, pending),
-    HYBRID_GRAD(broadcast_to, pending),
-    HYBRID_GRAD(pad, pending),
-    HYBRID_GRAD(take, pending),
-    HYBRID_GRAD(pick, pending),
-    HYBRID_GRAD(one_hot, zero),
-    HYBRID_GRAD(argmax, zero),
-    HYBRID_GRAD(sum, pending),
-    HYBRID_GRAD(mean, pending),
-    HYBRID_GRAD(max, pending),
-    HYBRID_GRAD(softmax, pending),
-    HYBRID_GRAD(log_softmax, pending),
+    HYBRID_GRAD_NONE(variable, not_differentiable),
+    HYBRID_GRAD_NONE(constant, not_differentiable),
+    HYBRID_GRAD_RULE(neg),
+    HYBRID_GRAD_RULE_OUT(exp),
+    HYBRID_GRAD_RULE(log),
+    HYBRID_GRAD_RULE_OUT(sqrt),
+    HYBRID_GRAD_RULE(abs),
+    HYBRID_GRAD_RULE_OUT(tanh),
+    HYBRID_GRAD_RULE_OUT(sigmoid),
+    HYBRID_GRAD_RULE_OUT(relu),
+    HYBRID_GRAD_RULE(softrelu),
+    HYBRID_GRAD_RULE(pow_scalar),
+    HYBRID_GRAD_RULE(square),
+    HYBRID_GRAD_RULE_OUT(rsqrt),
+    HYBRID_GRAD_RULE(log1p),
+    HYBRID_GRAD_RULE(gelu),
+    HYBRID_GRAD_RULE(silu),
+    HYBRID_GRAD_RULE(leaky_relu),
+    HYBRID_GRAD_RULE(clip),
+    HYBRID_GRAD_RULE(erf),
+    HYBRID_GRAD_RULE(add),
+    HYBRID_GRAD_RULE(sub),
+    HYBRID_GRAD_RULE(mul),
+    HYBRID_GRAD_RULE(div),
+    HYBRID_GRAD_RULE(maximum),
+    HYBRID_GRAD_RULE(minimum),
+    HYBRID_GRAD_NONE(greater, zero),
+    HYBRID_GRAD_NONE(less, zero),
+    HYBRID_GRAD_NONE(equal, zero),
+    HYBRID_GRAD_RULE(where),
+    HYBRID_GRAD_NONE(fused_elementwise, internal),
+    HYBRID_GRAD_RULE(matmul),
+    HYBRID_GRAD_RULE(fully_connected),
+    HYBRID_GRAD_RULE(reshape),
+    HYBRID_GRAD_RULE(transpose),
+    HYBRID_GRAD_RULE(concat),
+    HYBRID_GRAD_RULE(slice),
+    HYBRID_GRAD_RULE(stack),
+    HYBRID_GRAD_RULE(broadcast_to),
+    HYBRID_GRAD_RULE(pad),
+    HYBRID_GRAD_RULE(take),
+    HYBRID_GRAD_RULE(pick),
+    HYBRID_GRAD_NONE(one_hot, zero),
+    HYBRID_GRAD_NONE(argmax, zero),
+    HYBRID_GRAD_RULE(sum),
+    HYBRID_GRAD_RULE(mean),
+    HYBRID_GRAD_RULE(max),
+    HYBRID_GRAD_RULE_OUT(softmax),
+    HYBRID_GRAD_RULE_OUT(log_softmax),
 }};
-#undef HYBRID_GRAD
+#undef HYBRID_GRAD_RULE
+#undef HYBRID_GRAD_RULE_OUT
+#undef HYBRID_GRAD_NONE
 
+/// One entry per op, in OpCode order. (Whether an entry has rules follows
+/// from its kind: GradDef's constructors tie the two together, so the check
+/// never compares function pointers, which GCC's UBSan refuses in constant
+/// expressions.)
 constexpr bool column_is_complete() {
-  for (int i = 0; i < kOpCount; ++i) {
-    const GradDef& d = kGradients[i];
-    if (static_cast<int>(d.code) != i) return false;  // one entry per op, in OpCode order
-    const bool has_rule = d.rule_f32 != nullptr && d.rule_f64 != nullptr;
-    if (has_rule != (d.kind == GradKind::rule)) return false;  // a rule, or a reason for none
-  }
+  for (int i = 0; i < kOpCount; ++i)
+    if (static_cast<int>(kGradients[i].code) != i) return false;
   return true;
 }
-static_assert(column_is_complete(),
-              "gradient column: every op needs its entry, in OpCode order, with a rule or a reason for none");
+static_assert(column_is_complete(), "gradient column: every op needs its entry, in OpCode order");
 
 }  // namespace gradient_detail
 
 inline const GradDef& grad_def(OpCode op) { return gradient_detail::kGradients[static_cast<int>(op)]; }
-
-template <class T>
-GradRule<T> grad_rule(const GradDef& def) {
-  if constexpr (std::is_same_v<T, float>)
-    return def.rule_f32;
-  else
-    return def.rule_f64;
-}
 
 }  // namespace hybrid::autograd

@@ -93,6 +93,13 @@ void silu_tile(const T* const* in, T* out, int64_t n, const Attrs&) {
   for (int64_t i = 0; i < n; ++i) out[i] = std::isinf(x[i]) && x[i] < 0 ? T(0) : x[i] / (T(1) + std::exp(-x[i]));
 }
 
+/// The error function through std::erf (Eigen's erf is in its unsupported modules).
+template <class T>
+void erf_tile(const T* const* in, T* out, int64_t n, const Attrs&) {
+  const T* x = in[0];
+  for (int64_t i = 0; i < n; ++i) out[i] = std::erf(x[i]);
+}
+
 template <class T>
 void where_tile(const T* const* in, T* out, int64_t n, const Attrs&) {
   ConstArrayMap<T> c(in[0], n), a(in[1], n), b(in[2], n);

@@ -12,7 +12,7 @@ enum class OpCode : uint8_t {
   constant,   // a value captured at trace time
   // Elementwise, unary.
   neg, exp, log, sqrt, abs, tanh, sigmoid, relu, softrelu, pow_scalar,
-  square, rsqrt, log1p, gelu, silu, leaky_relu, clip,
+  square, rsqrt, log1p, gelu, silu, leaky_relu, clip, erf,
   // Elementwise, binary (NumPy broadcasting).
   add, sub, mul, div, maximum, minimum, greater, less, equal,
   // Elementwise, ternary.

@@ -138,6 +138,7 @@ inline constexpr std::array<OpDef, kOpCount> kTable = {{
     HYBRID_EW(silu, "silu", 1, kActivation, 0, silu_tile, "y = x / (1 + e^-x)"),
     HYBRID_EW(leaky_relu, "leaky_relu", 1, 0, kAttrAlpha, leaky_relu_tile, "y = x > 0 ? x : alpha · x"),
     HYBRID_EW_RULE(clip, "clip", 1, 0, kAttrAMin | kAttrAMax, clip, clip_tile, "y = min(max(x, a_min), a_max)"),
+    HYBRID_EW(erf, "erf", 1, 0, 0, erf_tile, "y = erf x = 2/√π ∫₀ˣ e^(-t²) dt"),
     HYBRID_EW(add, "add", 2, kCommutative, 0, add_tile, "y = a + b"),
     HYBRID_EW(sub, "subtract", 2, 0, 0, sub_tile, "y = a - b"),
     HYBRID_EW(mul, "multiply", 2, kCommutative, 0, mul_tile, "y = a * b"),
