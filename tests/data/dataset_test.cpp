@@ -38,7 +38,7 @@ TEST_CASE("ArrayDataset gives rows of its tensors", "[data][dataset]") {
   auto [x, y] = numbered(4);
   const data::ArrayDataset ds(x, y);
   CHECK(ds.size() == 4);
-  const auto [xi, yi] = ds[2];
+  auto [xi, yi] = ds[2];
   CHECK(xi.shape() == Shape{3});
   CHECK(xi.to_vector() == std::vector<float>{20, 21, 22});
   CHECK(yi.shape() == Shape{});
