@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PACKAGES=(g++ cmake make libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-dev
-          clang libclang-rt-14-dev libtsan2)
+          clang libclang-rt-14-dev libtsan2 zlib1g-dev dataset-fashion-mnist)
 
 # True when at least one path matches the glob pattern.
 have_file() {
@@ -23,6 +23,9 @@ have_file '/usr/include/catch2/catch.hpp' || missing+=(catch2)
 have_file '/usr/lib/*/cmake/benchmark/benchmarkConfig.cmake' || missing+=(benchmark)
 # ThreadSanitizer's runtime, for the concurrency tests.
 have_file '/usr/lib/*/libtsan.so.*' || missing+=(libtsan)
+# zlib for the data component; Fashion-MNIST for its dataset tests and example.
+have_file '/usr/include/zlib.h' || missing+=(zlib)
+have_file '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' || missing+=(fashion-mnist)
 # libFuzzer's runtime, for the fuzz targets built with clang++.
 have_file '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' || missing+=(libfuzzer)
 

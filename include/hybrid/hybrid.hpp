@@ -13,7 +13,11 @@
 // Headers are layered: each folder includes only folders before it in this
 // list (docs/ARCHITECTURE.md; tests/layering checks it):
 // core → ops → kernels → table → graph → trace → api → autograd → passes →
-// exec → io → nn.
+// exec → io → nn → data.
+//
+// Header-only with no binary dependency: the readers that need zlib (io/gzip,
+// io/idx, data/vision) are in hybrid/data.hpp instead (CMake target
+// hybrid::data); tests/header_only checks that none of them is included here.
 #include "core/benchmark.hpp"
 #include "core/dtype.hpp"
 #include "core/errors.hpp"
@@ -36,3 +40,5 @@
 #include "io/graph_json.hpp"
 #include "io/safetensors.hpp"
 #include "nn/nn.hpp"
+#include "data/dataset.hpp"
+#include "data/dataloader.hpp"

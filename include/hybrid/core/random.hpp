@@ -5,6 +5,8 @@
 #include <cmath>
 #include <mutex>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "tensor.hpp"
 
@@ -21,6 +23,15 @@ inline Generator& generator() {
 }
 /// A double uniform in [0, 1) from 53 random bits.
 inline double unit(std::mt19937_64& e) { return static_cast<double>(e() >> 11) * 0x1.0p-53; }
+/// An integer uniform in [0, bound), bound > 0, without modulo bias: draws
+/// below the largest multiple of bound that fits are rejected.
+inline uint64_t below(std::mt19937_64& e, uint64_t bound) {
+  const uint64_t threshold = (0 - bound) % bound;  // 2^64 mod bound
+  for (;;) {
+    const uint64_t r = e();
+    if (r >= threshold) return r % bound;
+  }
+}
 }  // namespace detail
 
 inline void seed(uint64_t s) {
@@ -55,6 +66,20 @@ TensorT<T> normal(const Shape& shape, T mean = 0, T stddev = 1) {
     if (i + 1 < t.size()) v[i + 1] = static_cast<T>(mean + stddev * r * std::sin(two_pi * u2));
   }
   return t;
+}
+
+/// The integers 0..n-1 in a random order (Fisher–Yates), deterministic after
+/// seed; each call draws a new order from the generator's sequence.
+inline std::vector<int64_t> permutation(int64_t n) {
+  std::vector<int64_t> order(static_cast<size_t>(n > 0 ? n : 0));
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  auto& g = detail::generator();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  for (size_t i = order.size(); i > 1; --i) {
+    const size_t j = static_cast<size_t>(detail::below(g.engine, i));
+    std::swap(order[i - 1], order[j]);
+  }
+  return order;
 }
 
 }  // namespace hybrid::random
