@@ -13,7 +13,7 @@
 // Headers are layered: each folder includes only folders before it in this
 // list (docs/ARCHITECTURE.md; tests/layering checks it):
 // core → ops → kernels → table → graph → trace → api → autograd → passes →
-// exec → io → nn.
+// exec → io → optim → nn.
 #include "core/benchmark.hpp"
 #include "core/dtype.hpp"
 #include "core/errors.hpp"
@@ -35,4 +35,5 @@
 #include "exec/plan_cache.hpp"
 #include "io/graph_json.hpp"
 #include "io/safetensors.hpp"
+#include "optim/optimizer.hpp"
 #include "nn/nn.hpp"
