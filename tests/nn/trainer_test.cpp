@@ -260,6 +260,24 @@ TEST_CASE("a held value handle keeps its values: the step publishes a copy; othe
   }
 }
 
+TEST_CASE("a value saved by a recorded graph is not overwritten by a step", "[trainer]") {
+  auto net = make_net();
+  const auto params = net.collect_params();
+  const auto p = params["0.bias"];
+  nn::Trainer trainer(params, "sgd", {{"learning_rate", 0.1}});
+  TensorT<float> y;
+  {
+    auto rec = hybrid::autograd::record();
+    y = p->data() * 2.0f;  // the tape saves p's value for a later backward
+  }
+  const float* saved = p->data().data();
+  const std::vector<float> old = values(p);
+  backward_with(p, hybrid::ones<float>({3}));
+  trainer.step(1, true);
+  CHECK(p->data().data() != saved);
+  CHECK(std::vector<float>(saved, saved + 3) == old);
+}
+
 TEST_CASE("step refuses a batch size below 1 and uninitialized parameters", "[trainer]") {
   auto net = make_net();
   nn::Trainer trainer(net.collect_params(), "sgd");

@@ -59,6 +59,11 @@ class TrainerT {
     for (const auto& p : params) params_.push_back(p);
     selected_.reserve(params_.size());
   }
+  // A copy would share the optimizer, and so its states, with the original.
+  TrainerT(const TrainerT&) = delete;
+  TrainerT& operator=(const TrainerT&) = delete;
+  TrainerT(TrainerT&&) noexcept = default;
+  TrainerT& operator=(TrainerT&&) noexcept = default;
 
   /// One update of every parameter with a fresh gradient, scaled by
   /// rescale_grad / batch_size. All checks run before the first update.
