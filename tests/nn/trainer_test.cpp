@@ -278,6 +278,27 @@ TEST_CASE("a value saved by a recorded graph is not overwritten by a step", "[tr
   CHECK(std::vector<float>(saved, saved + 3) == old);
 }
 
+TEST_CASE("step refuses an optimizer whose state does not fit, before updating anything", "[trainer]") {
+  // One optimizer shared by two trainers (which it should not be): index 0
+  // holds the state of a (3, 4) weight when a (2, 5) one arrives.
+  nn::HybridSequential small;
+  small.add(nn::Dense(2, "", true, 5));
+  small.initialize();
+  auto net = make_net();
+  auto sgd = std::make_shared<optim::SGD>(optim::Options{{"momentum", 0.9}});
+  nn::Trainer first(net.collect_params(), sgd), second(small.collect_params(), sgd);
+  backward_all(net.collect_params(), make_grads(net.collect_params(), 1));
+  first.step(1);
+  const auto params = small.collect_params();
+  backward_all(params, make_grads(params, 2));
+  const auto before = all_values(params);
+  CHECK_THROWS_MATCHES(second.step(1), Error,
+                       Catch::Message("Trainer::step: the optimizer's state does not fit 0.weight (10 values, its "
+                                      "state 12 float32), 0.bias (2 values, its state 3 float32). Nothing was "
+                                      "updated"));
+  CHECK(all_values(params) == before);
+}
+
 TEST_CASE("step refuses a batch size below 1 and uninitialized parameters", "[trainer]") {
   auto net = make_net();
   nn::Trainer trainer(net.collect_params(), "sgd");

@@ -74,7 +74,7 @@ class TrainerT {
     std::vector<std::string> stale, uninitialized, mismatched;  // empty unless something is wrong
     for (size_t i = 0; i < params_.size(); ++i) {
       ParameterT<T>& p = *params_[i];
-      bool skip = false, fresh = false, initialized = false;
+      bool skip = false, fresh = false;
       {
         std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
         const auto& meta = detail::ParameterAccess::grad_meta(p);
@@ -82,8 +82,7 @@ class TrainerT {
         fresh = meta->fresh;
       }
       if (skip) continue;
-      initialized = p.is_initialized();
-      if (!initialized) {
+      if (!p.is_initialized()) {
         uninitialized.push_back(p.name());
         continue;
       }
