@@ -13,7 +13,7 @@
 // Headers are layered: each folder includes only folders before it in this
 // list (docs/ARCHITECTURE.md; tests/layering checks it):
 // core → ops → kernels → table → graph → trace → api → autograd → passes →
-// exec → io → nn → data.
+// exec → io → optim → nn → data.
 //
 // Header-only with no binary dependency: the readers that need zlib (io/gzip,
 // io/idx, data/vision) are in hybrid/data.hpp instead (CMake target
@@ -39,6 +39,7 @@
 #include "exec/plan_cache.hpp"
 #include "io/graph_json.hpp"
 #include "io/safetensors.hpp"
+#include "optim/optimizer.hpp"
 #include "nn/nn.hpp"
 #include "data/dataset.hpp"
 #include "data/dataloader.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// The Gluon-style layer API: blocks, parameters, initializers and layers.
+// The Gluon-style layer API: blocks, parameters, initializers, layers and the Trainer.
 #include "init.hpp"
 #include "parameter.hpp"
 #include "hybridize_options.hpp"
@@ -13,3 +13,4 @@
 #include "summary.hpp"
 #include "parameter_file.hpp"
 #include "symbol_block.hpp"
+#include "trainer.hpp"

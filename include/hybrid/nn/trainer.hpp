@@ -1,0 +1,247 @@
+#pragma once
+// TrainerT<T>: applies an optimizer to a set of parameters after backward(),
+// as Gluon's Trainer.
+//
+//   nn::Trainer trainer(net.collect_params(), "sgd", {{"learning_rate", 0.1}, {"momentum", 0.9}});
+//   {
+//     auto rec = autograd::record();
+//     auto loss = loss_fn(net(x), y);
+//   }
+//   loss.backward();
+//   trainer.step(batch_size);   // gradients scaled by rescale_grad / batch_size
+//
+// Parameter i of the dict is the optimizer's index i. step() checks every
+// parameter before it updates any: one whose grad_req is "null" is skipped;
+// one whose gradient no backward() wrote since the last step (a stale
+// gradient) is an error naming every such parameter, unless
+// ignore_stale_grad, which skips them (Gluon's rule). Each update runs the
+// optimizer's loop on the value in place when nothing else holds its
+// storage, and otherwise on a copy published as the new value, so handles
+// taken with data() and calls running on other threads keep the old values
+// (ParameterAccess::update, docs/ARCHITECTURE.md "Training").
+//
+// save_states / load_states: a safetensors file with one tensor per state
+// array, named "<parameter>.<state>" ("0.weight.momentum", "0.bias.mean"),
+// and metadata: "optimizer" (its name), "steps.<parameter>" (its step count,
+// for every parameter, 0 when it has no state) and "option.<name>" (the
+// options, for reference; loading does not change them). A load checks the
+// whole file against the trainer before it replaces any state.
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../io/safetensors.hpp"
+#include "../optim/optimizer.hpp"
+#include "parameter.hpp"
+
+namespace hybrid::nn {
+
+template <class T>
+class TrainerT {
+ public:
+  /// `optimizer`: "sgd", "adam" or "adamw"; `options` by Gluon's names.
+  /// Error names an unknown optimizer or option, or an invalid value.
+  TrainerT(const ParameterDictT<T>& params, const std::string& optimizer, const optim::Options& options = {})
+      : TrainerT(params, optim::create(optimizer, options)) {}
+
+  /// With an optimizer object (optim::SGD, optim::Adam, optim::AdamW or
+  /// your own). One optimizer serves one trainer: it keeps its states by
+  /// parameter index.
+  TrainerT(const ParameterDictT<T>& params, std::shared_ptr<optim::Optimizer> optimizer)
+      : optimizer_(std::move(optimizer)) {
+    if (!optimizer_) throw Error("Trainer: the optimizer is null");
+    for (const auto& p : params) params_.push_back(p);
+    selected_.reserve(params_.size());
+  }
+  // A copy would share the optimizer, and so its states, with the original.
+  TrainerT(const TrainerT&) = delete;
+  TrainerT& operator=(const TrainerT&) = delete;
+  TrainerT(TrainerT&&) noexcept = default;
+  TrainerT& operator=(TrainerT&&) noexcept = default;
+
+  /// One update of every parameter with a fresh gradient, scaled by
+  /// rescale_grad / batch_size. All checks run before the first update.
+  void step(int64_t batch_size, bool ignore_stale_grad = false) {
+    if (batch_size <= 0)
+      throw Error("Trainer::step: batch_size must be positive, got " + std::to_string(batch_size));
+    selected_.clear();
+    std::vector<std::string> stale, uninitialized, mismatched;  // empty unless something is wrong
+    for (size_t i = 0; i < params_.size(); ++i) {
+      ParameterT<T>& p = *params_[i];
+      bool skip = false, fresh = false;
+      {
+        std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
+        const auto& meta = detail::ParameterAccess::grad_meta(p);
+        skip = meta->req == autograd::GradReq::null;
+        fresh = meta->fresh;
+      }
+      if (skip) continue;
+      if (!p.is_initialized()) {
+        uninitialized.push_back(p.name());
+        continue;
+      }
+      if (!fresh) {
+        if (!ignore_stale_grad) stale.push_back(p.name());
+        continue;
+      }
+      const optim::ParamState* s = optimizer_->state(i);
+      if (s && (s->dtype != dtype_of<T>() || (!optimizer_->state_names().empty() && s->size != p.size())))
+        mismatched.push_back(p.name() + " (" + std::to_string(p.size()) + " values, its state " +
+                             std::to_string(s->size) + " " + to_string(s->dtype) + ")");
+      selected_.push_back(i);
+    }
+    if (!uninitialized.empty())
+      throw Error("Trainer::step: parameters not initialized: " + optim::detail::join(uninitialized) +
+                  " (call initialize() and, for deferred shapes, run one forward pass). Nothing was updated");
+    if (!stale.empty())
+      throw Error("Trainer::step: no backward() wrote the gradient of " + optim::detail::join(stale) +
+                  " since the last step (stale gradients); run backward() first, or pass ignore_stale_grad = "
+                  "true to skip those parameters. Nothing was updated");
+    if (!mismatched.empty())
+      throw Error("Trainer::step: the optimizer's state does not fit " + optim::detail::join(mismatched) +
+                  ". Nothing was updated");
+
+    const double scale = 1.0 / static_cast<double>(batch_size);
+    optim::Optimizer& opt = *optimizer_;
+    for (size_t i : selected_) {
+      const auto& meta = detail::ParameterAccess::grad_meta(*params_[i]);
+      // Runs under the parameter lock, held exclusively.
+      detail::ParameterAccess::update(*params_[i], [&](T* value, const T* grad, int64_t n) {
+        opt.update(i, value, grad, n, scale);
+        meta->fresh = false;
+      });
+    }
+  }
+
+  double learning_rate() const { return optimizer_->learning_rate(); }
+  /// Changes the learning rate of the next steps (Error if negative).
+  void set_learning_rate(double lr) { optimizer_->set_learning_rate(lr); }
+  optim::Optimizer& optimizer() const { return *optimizer_; }
+  /// The parameters, in the optimizer's index order.
+  const std::vector<std::shared_ptr<ParameterT<T>>>& params() const { return params_; }
+
+  /// Writes every parameter's optimizer state to `path` (see the top of this file).
+  void save_states(const std::string& path) const {
+    const optim::Optimizer& opt = *optimizer_;
+    std::vector<io::safetensors::Entry> entries;
+    std::map<std::string, std::string> metadata{{"optimizer", opt.name()}};
+    for (const auto& [name, value] : opt.options()) metadata["option." + name] = optim::detail::format_value(value);
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const ParameterT<T>& p = *params_[i];
+      const optim::ParamState* s = opt.state(i);
+      metadata["steps." + p.name()] = std::to_string(s ? s->steps : 0);
+      if (!s) continue;
+      if (s->dtype != dtype_of<T>())
+        throw Error("Trainer::save_states('" + path + "'): the state of parameter '" + p.name() + "' is " +
+                    to_string(s->dtype) + ", not " + to_string(dtype_of<T>()));
+      Shape shape = p.shape();
+      if (numel(shape) != s->size) shape = Shape{s->size};
+      for (const auto& state : opt.state_names())
+        entries.push_back(io::safetensors::Entry{p.name() + "." + state, dtype_of<T>(), shape,
+                                                 s->size ? opt.state_data<T>(i, state) : nullptr});
+    }
+    io::safetensors::write(path, entries, metadata);
+  }
+
+  /// Replaces every parameter's optimizer state with the file's. The whole
+  /// file is checked first; a file of another optimizer, a parameter or
+  /// entry the trainer lacks or the file lacks, or a dtype or shape that
+  /// does not fit is FormatError naming the file and the entry, and nothing
+  /// changes. The options (learning rate and so on) stay as they are.
+  void load_states(const std::string& path) {
+    const io::safetensors::File file = io::safetensors::read(path);
+    auto fail = [&](const std::string& what) {
+      throw FormatError("Trainer::load_states('" + path + "'): " + what + ". Nothing was loaded");
+    };
+    const optim::Optimizer& opt = *optimizer_;
+    const auto& meta = file.metadata();
+    const auto name_it = meta.find("optimizer");
+    if (name_it == meta.end()) fail("no 'optimizer' in the metadata: not a trainer states file");
+    if (name_it->second != opt.name())
+      fail("the file holds the states of optimizer '" + name_it->second + "' but this trainer uses '" + opt.name() +
+           "'");
+
+    std::map<std::string, size_t> index;
+    for (size_t i = 0; i < params_.size(); ++i) index.emplace(params_[i]->name(), i);
+    const std::string steps_prefix = "steps.";
+    for (const auto& [key, value] : meta)
+      if (key.compare(0, steps_prefix.size(), steps_prefix) == 0 && !index.count(key.substr(steps_prefix.size())))
+        fail("metadata '" + key + "': this trainer has no parameter '" + key.substr(steps_prefix.size()) + "'");
+
+    std::vector<optim::ParamState> states(params_.size());
+    std::set<std::string> expected;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const ParameterT<T>& p = *params_[i];
+      const auto it = meta.find(steps_prefix + p.name());
+      if (it == meta.end()) fail("parameter '" + p.name() + "' is missing (no 'steps." + p.name() + "' metadata)");
+      const int64_t steps = parse_count(it->second);
+      if (steps < 0) fail("metadata 'steps." + p.name() + "' is '" + it->second + "', not a step count");
+      if (steps == 0) continue;
+      optim::ParamState& s = states[i];
+      s.dtype = dtype_of<T>();
+      s.steps = steps;
+      s.size = numel(p.shape());
+      const Shape shape = p.shape();
+      Shape first;
+      for (const auto& state : opt.state_names()) {
+        const std::string entry = p.name() + "." + state;
+        expected.insert(entry);
+        const io::safetensors::TensorInfo* info = file.find(entry);
+        if (!info) fail("entry '" + entry + "' is missing");
+        if (info->dtype != dtype_of<T>())
+          fail("entry '" + entry + "' is " + to_string(info->dtype) + " but parameter '" + p.name() + "' is " +
+               to_string(dtype_of<T>()));
+        if (!shape_compatible(shape, info->shape))
+          fail("entry '" + entry + "' has shape " + to_string(info->shape) + " but parameter '" + p.name() +
+               "' has shape " + to_string(shape));
+        if (state != opt.state_names().front() && info->shape != first)
+          fail("entry '" + entry + "' has shape " + to_string(info->shape) + " but entry '" + p.name() + "." +
+               opt.state_names().front() + "' has shape " + to_string(first));
+        first = info->shape;
+        s.size = numel(info->shape);
+      }
+    }
+    for (const auto& t : file.tensors())
+      if (!expected.count(t.name))
+        fail("unexpected entry '" + t.name + "' (not a state of a parameter of this trainer with a step count above 0)");
+
+    // Everything fits: read the values, then swap them in at once.
+    for (size_t i = 0; i < params_.size(); ++i) {
+      optim::ParamState& s = states[i];
+      if (s.steps == 0) continue;
+      std::vector<T>& values = s.values<T>();
+      values.reserve(opt.state_names().size() * static_cast<size_t>(s.size));
+      for (const auto& state : opt.state_names()) {
+        const TensorT<T> t = file.tensor<T>(*file.find(params_[i]->name() + "." + state));
+        values.insert(values.end(), t.data(), t.data() + t.size());
+      }
+    }
+    optimizer_->swap_states(states);
+  }
+
+ private:
+  /// A decimal count ("0", "12"), or -1.
+  static int64_t parse_count(const std::string& text) {
+    if (text.empty() || text.size() > 18) return -1;
+    int64_t n = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9') return -1;
+      n = n * 10 + (c - '0');
+    }
+    return n;
+  }
+
+  std::shared_ptr<optim::Optimizer> optimizer_;
+  std::vector<std::shared_ptr<ParameterT<T>>> params_;
+  std::vector<size_t> selected_;  // step()'s plan, reused so a step allocates nothing
+};
+
+using Trainer = TrainerT<float>;
+
+}  // namespace hybrid::nn
