@@ -61,6 +61,20 @@ Array values(ref::Rng& r, const Dims& d, double lo, double hi, const std::vector
   return a;
 }
 
+/// Uniform values in [lo, hi], any two at least `gap` apart (no ties for max).
+Array distinct_values(ref::Rng& r, const Dims& d, double lo, double hi, double gap = 0.01) {
+  Array a{ref::Values(static_cast<size_t>(ref::count(d))), d};
+  for (size_t i = 0; i < a.v.size(); ++i) {
+    bool near = true;
+    while (near) {
+      a.v[i] = r.uniform(lo, hi);
+      near = false;
+      for (size_t j = 0; j < i; ++j) near = near || std::abs(a.v[i] - a.v[j]) < gap;
+    }
+  }
+  return a;
+}
+
 /// Values of magnitude in [lo, hi], either sign.
 Array signed_values(ref::Rng& r, const Dims& d, double lo, double hi) {
   Array a = values(r, d, lo, hi);
@@ -330,7 +344,8 @@ void reduction_cases(ref::Rng& r, std::vector<Case>& cases) {
       {{1, 3}, {0}, false},
   };
   for (OpCode op : {OpCode::sum, OpCode::mean, OpCode::max})
-    for (const Red& d : reds) cases.push_back(make(op, {values(r, d.shape, -2, 2)}, axes_attrs(d.axes, d.keepdims)));
+    for (const Red& d : reds)
+      cases.push_back(make(op, {distinct_values(r, d.shape, -2, 2)}, axes_attrs(d.axes, d.keepdims)));
   // Empty inputs: sum and mean only (max of nothing has no value).
   for (OpCode op : {OpCode::sum, OpCode::mean}) {
     cases.push_back(make(op, {values(r, {2, 0}, -2, 2)}, axes_attrs({1}, false)));
