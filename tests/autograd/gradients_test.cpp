@@ -61,6 +61,20 @@ Array values(ref::Rng& r, const Dims& d, double lo, double hi, const std::vector
   return a;
 }
 
+/// Uniform values in [lo, hi], any two at least `gap` apart (no ties for max).
+Array distinct_values(ref::Rng& r, const Dims& d, double lo, double hi, double gap = 0.01) {
+  Array a{ref::Values(static_cast<size_t>(ref::count(d))), d};
+  for (size_t i = 0; i < a.v.size(); ++i) {
+    bool near = true;
+    while (near) {
+      a.v[i] = r.uniform(lo, hi);
+      near = false;
+      for (size_t j = 0; j < i; ++j) near = near || std::abs(a.v[i] - a.v[j]) < gap;
+    }
+  }
+  return a;
+}
+
 /// Values of magnitude in [lo, hi], either sign.
 Array signed_values(ref::Rng& r, const Dims& d, double lo, double hi) {
   Array a = values(r, d, lo, hi);
@@ -330,7 +344,8 @@ void reduction_cases(ref::Rng& r, std::vector<Case>& cases) {
       {{1, 3}, {0}, false},
   };
   for (OpCode op : {OpCode::sum, OpCode::mean, OpCode::max})
-    for (const Red& d : reds) cases.push_back(make(op, {values(r, d.shape, -2, 2)}, axes_attrs(d.axes, d.keepdims)));
+    for (const Red& d : reds)
+      cases.push_back(make(op, {distinct_values(r, d.shape, -2, 2)}, axes_attrs(d.axes, d.keepdims)));
   // Empty inputs: sum and mean only (max of nothing has no value).
   for (OpCode op : {OpCode::sum, OpCode::mean}) {
     cases.push_back(make(op, {values(r, {2, 0}, -2, 2)}, axes_attrs({1}, false)));
@@ -763,7 +778,11 @@ TEST_CASE("the backward of a traced function is one graph the passes optimize", 
   int matmuls = 0;
   for (const auto& n : g.nodes) matmuls += n.op == OpCode::matmul;
   CHECK(matmuls == 2);  // the forward's and the backward's
-  hybrid::exec::Executable<double> ex(hybrid::passes::optimize(g, hybrid::HybridizeOptions{}), true);
+  const auto optimized = hybrid::passes::optimize(g, hybrid::HybridizeOptions{});
+  int fused = 0;
+  for (const auto& n : optimized.nodes) fused += n.op == OpCode::fused_elementwise;
+  CHECK(fused >= 1);  // the backward's elementwise chain (1 - t², times 2, times dy) fuses like a forward's
+  hybrid::exec::Executable<double> ex(optimized, true);
   const double* in[1] = {x.data()};
   TensorT<double> out[1];
   ex.run(in, nullptr, out);
@@ -772,4 +791,35 @@ TEST_CASE("the backward of a traced function is one graph the passes optimize", 
   const TensorT<double> t = hybrid::tanh(hybrid::matmul(x, w));
   const TensorT<double> want = hybrid::matmul((1.0 - t * t) * 2.0, hybrid::transpose(w));
   ref::check_close(eager, ref::array(want));
+}
+
+TEST_CASE("fully_connected's rule recomputes the pre-activation only when the activation's rule reads it",
+          "[autograd][trace]") {
+  ref::Rng r(12);
+  const TensorT<double> w = ref::tensor<double>(values(r, {2, 4}, -1, 1));
+  const TensorT<double> b = ref::tensor<double>(values(r, {2}, -1, 1));
+  const std::vector<std::pair<int64_t, int>> expected = {
+      {-1, 1},
+      {static_cast<int64_t>(OpCode::relu), 1},     {static_cast<int64_t>(OpCode::tanh), 1},
+      {static_cast<int64_t>(OpCode::sigmoid), 1},  {static_cast<int64_t>(OpCode::gelu), 2},
+      {static_cast<int64_t>(OpCode::silu), 2},     {static_cast<int64_t>(OpCode::softrelu), 2},
+  };
+  for (const auto& [act, fc_nodes] : expected) {
+    INFO("activation " << act);
+    Attrs at;
+    at.activation = act;
+    auto backward = [&](const TensorT<double>& x) {
+      const TensorT<double> y = hybrid::ops::apply<double>(OpCode::fully_connected, {&x, &w, &b}, at);
+      const TensorT<double>* in[3] = {&x, &w, &b};
+      const bool needs[3] = {true, false, false};
+      std::vector<TensorT<double>> g;
+      ag::grad_rule<double>(ag::grad_def(OpCode::fully_connected))(
+          ag::GradArgs<double>{in, 3, y, hybrid::ones<double>(y.shape()), at, needs}, g);
+      return g[0];
+    };
+    const auto g = hybrid::trace::trace_graph<double>(backward, Shape{3, 4});
+    int n = 0;
+    for (const auto& node : g.nodes) n += node.op == OpCode::fully_connected;
+    CHECK(n == fc_nodes);
+  }
 }
