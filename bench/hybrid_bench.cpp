@@ -293,6 +293,152 @@ void BM_chain(benchmark::State& state) {
                                                      benchmark::Counter::kAvgIterations);
 }
 
+// ---- Training step: 784 → 256 → 128 → 10, softmax cross-entropy, SGD ------------------
+
+constexpr float kTrainLr = 0.05f;
+
+nn::HybridSequential fashion_mlp() {
+  random::seed(0);
+  nn::HybridSequential net;
+  net.add(nn::Dense(256, "relu", true, 784), nn::Dense(128, "relu", true, 256), nn::Dense(10, "", true, 128));
+  net.initialize(nn::init::Xavier());
+  return net;
+}
+
+struct TrainBatch {
+  Tensor x, labels;
+  explicit TrainBatch(int batch) {
+    random::seed(2);
+    x = random::uniform<float>({batch, 784});
+    std::vector<float> l(static_cast<size_t>(batch));
+    for (int i = 0; i < batch; ++i) l[static_cast<size_t>(i)] = static_cast<float>(i % 10);
+    labels = from_vector<float>(l, {batch});
+  }
+};
+
+double train_flops(int batch) { return 3 * 2.0 * batch * (784 * 256 + 256 * 128 + 128 * 10); }
+
+/// The speed of light: one training step in plain Eigen with preallocated
+/// buffers, noalias() products, the fused softmax-cross-entropy gradient
+/// and a fused SGD update.
+class HandwrittenTraining {
+ public:
+  HandwrittenTraining(const nn::HybridSequential& net, int batch) : batch_(batch) {
+    for (const auto& p : net.collect_params()) {
+      const Tensor v = p->data();
+      if (p->shape().size() == 2) {
+        w_.emplace_back(Eigen::Map<const RowMatrix>(v.data(), v.shape()[0], v.shape()[1]));
+        dw_.emplace_back(v.shape()[0], v.shape()[1]);
+        h_.emplace_back(batch, v.shape()[0]);
+        dh_.emplace_back(batch, v.shape()[0]);
+      } else {
+        b_.emplace_back(Eigen::Map<const Eigen::RowVectorXf>(v.data(), v.size()));
+        db_.emplace_back(v.size());
+      }
+    }
+  }
+  float step(const RowMatrix& x, const std::vector<int>& labels) {
+    const size_t n = w_.size();
+    for (size_t l = 0; l < n; ++l) {
+      h_[l].noalias() = (l == 0 ? x : h_[l - 1]) * w_[l].transpose();
+      h_[l].rowwise() += b_[l];
+      if (l + 1 < n) h_[l] = h_[l].cwiseMax(0.0f);
+    }
+    // Softmax cross-entropy and its gradient, one pass per row.
+    RowMatrix& d = dh_[n - 1];
+    float loss = 0;
+    for (int i = 0; i < batch_; ++i) {
+      auto row = h_[n - 1].row(i);
+      const float m = row.maxCoeff();
+      d.row(i) = (row.array() - m).exp();
+      const float s = d.row(i).sum();
+      loss += std::log(s) + m - row(labels[static_cast<size_t>(i)]);
+      d.row(i) /= s * static_cast<float>(batch_);
+      d(i, labels[static_cast<size_t>(i)]) -= 1.0f / static_cast<float>(batch_);
+    }
+    for (size_t l = n; l-- > 0;) {
+      dw_[l].noalias() = dh_[l].transpose() * (l == 0 ? x : h_[l - 1]);
+      db_[l].noalias() = dh_[l].colwise().sum();
+      if (l > 0) {
+        dh_[l - 1].noalias() = dh_[l] * w_[l];
+        dh_[l - 1] = (h_[l - 1].array() > 0.0f).select(dh_[l - 1], 0.0f);
+      }
+      w_[l].noalias() -= kTrainLr * dw_[l];
+      b_[l].noalias() -= kTrainLr * db_[l];
+    }
+    return loss / static_cast<float>(batch_);
+  }
+
+ private:
+  int batch_;
+  std::vector<RowMatrix> w_, dw_, h_, dh_;
+  std::vector<Eigen::RowVectorXf> b_, db_;
+};
+
+void BM_train_handwritten(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  auto net = fashion_mlp();
+  HandwrittenTraining train(net, batch);
+  const TrainBatch data(batch);
+  const RowMatrix x = Eigen::Map<const RowMatrix>(data.x.data(), batch, 784);
+  std::vector<int> labels;
+  for (float l : data.labels.to_vector()) labels.push_back(static_cast<int>(l));
+  const long before = g_allocations;
+  for (auto _ : state) benchmark::DoNotOptimize(train.step(x, labels));
+  set_counters(state, train_flops(batch), g_allocations - before);
+}
+
+/// range(1): 0 eager, 1 hybridized, 2 hybridized without memory planning.
+void BM_train(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  auto net = fashion_mlp();
+  nn::loss::SoftmaxCrossEntropyLoss loss;
+  if (state.range(1)) {
+    HybridizeOptions options;
+    options.plan_memory = state.range(1) == 1;
+    net.hybridize(true, options);
+    loss.hybridize(true, options);
+  }
+  nn::Trainer trainer(net.collect_params(), "sgd", {{"learning_rate", kTrainLr}});
+  const TrainBatch data(batch);
+  auto step = [&] {
+    Tensor l;
+    {
+      auto rec = autograd::record();
+      l = loss(net(data.x), data.labels);
+    }
+    l.backward();
+    trainer.step(batch);
+    return l;
+  };
+  step();
+  const long before = g_allocations;
+  for (auto _ : state) benchmark::DoNotOptimize(step().data());
+  set_counters(state, train_flops(batch), g_allocations - before);
+  if (state.range(1)) state.counters["arena_bytes"] = static_cast<double>(net.arena_bytes());
+}
+
+#ifdef HYBRID_HAVE_TORCH
+void BM_train_torch(benchmark::State& state) {
+  torch::set_num_threads(1);
+  const int batch = static_cast<int>(state.range(0));
+  torch::nn::Sequential net(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 128),
+                            torch::nn::ReLU(), torch::nn::Linear(128, 10));
+  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(kTrainLr));
+  const torch::Tensor x = torch::rand({batch, 784});
+  const torch::Tensor y = torch::arange(batch, torch::kLong).remainder(10);
+  for (auto _ : state) {
+    opt.zero_grad();
+    torch::Tensor l = torch::nn::functional::cross_entropy(net->forward(x), y);
+    l.backward();
+    opt.step();
+    benchmark::DoNotOptimize(l.data_ptr());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(train_flops(batch) * static_cast<double>(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+#endif
+
 // ---- Loading files -------------------------------------------------------------------
 
 /// A file under the temporary directory, written once and removed at exit.
@@ -385,6 +531,12 @@ BENCHMARK(BM_deep_handwritten)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_deep)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_chain_handwritten)->Apply([](auto* b) { chain_sizes(b, false); })->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_chain)->Apply([](auto* b) { chain_sizes(b, true); })->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_train_handwritten)->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_train)->Args({64, 0})->Args({64, 1})->Args({64, 2})->Args({256, 0})->Args({256, 1})->Args({256, 2})
+    ->Unit(benchmark::kMicrosecond);
+#ifdef HYBRID_HAVE_TORCH
+BENCHMARK(BM_train_torch)->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
+#endif
 BENCHMARK(BM_load_params)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_load_graph)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 
@@ -443,6 +595,16 @@ void print_report(const std::map<std::string, double>& m) {
                   static_cast<long long>(size), eager / hand, hyb / hand, eager / hyb);
       if (n == 5 && size == (1 << 20)) r["chain_speedup"] = eager / hyb;
     }
+  for (int batch : {64, 256}) {
+    const std::string b = std::to_string(batch);
+    std::printf("training step of the 784-256-128-10 MLP (record + forward + loss + backward + SGD step), batch %d\n",
+                batch);
+    ratio_line("hand-written", "BM_train_handwritten/" + b, "BM_train_handwritten/" + b);
+    r["train_eager/" + b] = ratio_line("eager", "BM_train/" + b + "/0", "BM_train_handwritten/" + b);
+    r["train_hybrid/" + b] = ratio_line("hybridized", "BM_train/" + b + "/1", "BM_train_handwritten/" + b);
+    ratio_line("hybridized, no memory plan", "BM_train/" + b + "/2", "BM_train_handwritten/" + b);
+    ratio_line("libtorch eager (1 thread)", "BM_train_torch/" + b, "BM_train_handwritten/" + b);
+  }
   const double first = get("BM_mlp_first_call");
   if (first >= 0) std::printf("first hybridized call of the seed MLP (trace + passes + plan + run): %.1f us\n", first);
   for (const char* what : {"params", "graph"})
@@ -464,6 +626,12 @@ void print_report(const std::map<std::string, double>& m) {
   target("seed MLP batch 256, hybridized / hand-written", r["hybrid/256/0"], 1.05, true);
   target("5-op chain on 1M floats, eager time / hybridized time", r.count("chain_speedup") ? r["chain_speedup"] : -1, 3.0,
          false);
+  for (const char* b : {"64", "256"}) {
+    target((std::string("training step batch ") + b + ", hybridized / hand-written").c_str(),
+           r["train_hybrid/" + std::string(b)], 1.15, true);
+    target((std::string("training step batch ") + b + ", eager / hand-written").c_str(),
+           r["train_eager/" + std::string(b)], 1.5, true);
+  }
   target("first hybridized call of the seed MLP, ms", first < 0 ? -1 : first / 1000.0, 1.0, true);
 }
 

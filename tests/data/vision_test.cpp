@@ -11,8 +11,8 @@
 
 #include <hybrid/data.hpp>
 
-#include "support/files.hpp"
-#include "support/matchers.hpp"
+#include "../support/files.hpp"
+#include "../support/matchers.hpp"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <hybrid/io/gzip.hpp>
 #include <hybrid/io/idx.hpp>
 
-#include "support/files.hpp"
-#include "support/matchers.hpp"
+#include "../support/files.hpp"
+#include "../support/matchers.hpp"
 
 namespace {
 

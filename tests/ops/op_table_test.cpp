@@ -192,7 +192,7 @@ TEST_CASE("attribute descriptors drive attribute comparison", "[ops][op_table]")
   CHECK(hybrid::same_attrs(op_def(OpCode::softmax).attrs, a, b));
 }
 
-TEST_CASE("gradient column: every op has a rule or a reason for none", "[ops][op_table][autograd]") {
+TEST_CASE("op table: every op has a gradient entry that matches its traits", "[ops][op_table][autograd]") {
   using hybrid::autograd::GradKind;
   for (int i = 0; i < hybrid::kOpCount; ++i) {
     const auto& g = hybrid::autograd::grad_def(code(i));

@@ -53,9 +53,13 @@ template <class T>
 using VjpFn = void (*)(OpCode op, const Attrs& attrs, const TensorT<T>* const* in, int n, const TensorT<T>& out,
                        const TensorT<T>& grad_out, const bool* needs, std::vector<TensorT<T>>& grad_in);
 
+/// Whether op's rule reads only its output (then the tape need not keep the inputs).
+using OutputOnlyFn = bool (*)(OpCode op);
+
 template <class T>
 struct Rules {
   static inline std::atomic<VjpFn<T>> vjp{nullptr};  // set by autograd::record()
+  static inline std::atomic<OutputOnlyFn> output_only{nullptr};
 };
 
 /// A recorded op: what its gradient rule reads, held until backward.
@@ -63,7 +67,8 @@ template <class T>
 struct OpNode final : NodeT<T> {
   OpCode op = OpCode::count;
   Attrs attrs;
-  std::vector<TensorT<T>> saved_inputs;  // detached: the tape holds values, not history
+  std::vector<TensorT<T>> saved_inputs;  // detached: the tape holds values, not history;
+                                         // undefined when the rule reads only the output
   TensorT<T> saved_output;
 
   void backward(const std::vector<TensorT<T>>& grad_outputs, std::vector<TensorT<T>>& grad_inputs) override {
@@ -91,10 +96,12 @@ void record_op(OpCode op, const TensorT<T>* const* in, int n, const Attrs& attrs
   node->attrs = attrs;
   node->inputs.reserve(static_cast<size_t>(n));
   node->saved_inputs.reserve(static_cast<size_t>(n));
+  const OutputOnlyFn output_only = Rules<T>::output_only.load(std::memory_order_acquire);
+  const bool keep_inputs = !output_only || !output_only(op);
   for (int i = 0; i < n; ++i) {
     const auto& meta = hybrid::detail::TensorAccess::meta(*in[i]);
     node->inputs.push_back(meta && meta->needs_grad() ? meta : nullptr);
-    node->saved_inputs.push_back(in[i]->detach());
+    node->saved_inputs.push_back(keep_inputs ? in[i]->detach() : TensorT<T>());
   }
   node->saved_output = out.detach();
   auto meta = std::make_shared<MetaT<T>>();

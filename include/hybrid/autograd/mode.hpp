@@ -29,11 +29,13 @@ void op_vjp(OpCode op, const Attrs& attrs, const TensorT<T>* const* in, int n, c
   grad_rule<T>(def)(args, grad_in);
   grad_in.resize(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i)
-    if (grad_in[i].defined() && grad_in[i].shape() != in[i]->shape())
+    if (grad_in[i].defined() && in[i]->defined() && grad_in[i].shape() != in[i]->shape())
       throw Error(std::string("backward: the gradient rule of ") + op_def(op).name + " gave input " +
                   std::to_string(i) + " a gradient of shape " + to_string(grad_in[i].shape()) +
                   " for an input of shape " + to_string(in[i]->shape()));
 }
+
+inline bool op_output_only(OpCode op) { return grad_def(op).output_only; }
 
 /// Sets the thread's mode for the scope's lifetime.
 class ModeScope {
@@ -41,6 +43,8 @@ class ModeScope {
   ModeScope(bool recording, bool training) : saved_(mode()) {
     Rules<float>::vjp.store(&op_vjp<float>, std::memory_order_release);
     Rules<double>::vjp.store(&op_vjp<double>, std::memory_order_release);
+    Rules<float>::output_only.store(&op_output_only, std::memory_order_release);
+    Rules<double>::output_only.store(&op_output_only, std::memory_order_release);
     mode() = Mode{recording, training};
   }
   ~ModeScope() { mode() = saved_; }
