@@ -58,9 +58,9 @@ Options parse(int argc, char** argv) {
 nn::HybridSequential make_net(const std::string& model) {
   nn::HybridSequential net;
   if (model == "mlp") {
-    net.add(nn::Dense(256, "relu"), nn::Dense(10));
+    net.add(nn::Dense(256, "relu", true, 784), nn::Dense(10, "", true, 256));
   } else {
-    net.add(nn::Dense(256, "relu"), nn::Dense(128, "relu"), nn::Dense(10));
+    net.add(nn::Dense(256, "relu", true, 784), nn::Dense(128, "relu", true, 256), nn::Dense(10, "", true, 128));
   }
   net.initialize(nn::init::Normal(0.01));  // d2l's initialization
   return net;
