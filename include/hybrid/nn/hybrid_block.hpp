@@ -156,6 +156,7 @@ class HybridBlockT : public BlockT<T> {
     std::vector<autograd::BackwardInput> backward_inputs;    // per backward input variable
     std::vector<size_t> backward_param_slots;                // per backward parameter variable: its all_params index
     std::vector<size_t> grad_slots;                          // per backward output: the tape node input it is for
+    std::string name;                                        // "Dense 'hidden'", for the tape's errors
     std::vector<std::shared_ptr<ParameterT<T>>> all_params;  // every parameter; the tape node's inputs
                                                              // are the call's inputs, then these
   };
@@ -220,7 +221,6 @@ class HybridBlockT : public BlockT<T> {
   struct CallNode final : autograd::NodeT<T> {
     std::shared_ptr<const Compiled> plan;
     std::vector<TensorT<T>> saved, inputs_used, params_used;
-    std::string name;
 
     void backward(const std::vector<TensorT<T>>& grad_outputs, std::vector<TensorT<T>>& grad_inputs) override {
       const Compiled& c = *plan;
@@ -250,7 +250,7 @@ class HybridBlockT : public BlockT<T> {
       params_used.clear();
       this->released = true;
     }
-    std::string describe() const override { return name; }
+    std::string describe() const override { return plan->name; }
   };
 
   std::vector<TensorT<T>> call_recorded(const TensorT<T>* inputs, size_t count) {
@@ -262,9 +262,10 @@ class HybridBlockT : public BlockT<T> {
     const std::shared_ptr<const Compiled> plan = plan_for(inputs, count, mask);
     auto node = std::make_shared<CallNode>();
     node->plan = plan;
-    node->name = this->error_context();
-    node->name.resize(node->name.size() - 2);  // "HybridBlock 'net'"
     std::vector<TensorT<T>> outs(plan->exe->graph().outputs.size());
+    node->params_used.reserve(plan->all_params.size());
+    node->inputs.reserve(count + plan->all_params.size());
+    node->inputs_used.reserve(count);
     {
       // The backward reads the parameter values the forward used (one pinned generation).
       const PinnedParameters<T> pinned = this->pin_parameters();
@@ -312,6 +313,8 @@ class HybridBlockT : public BlockT<T> {
           [this](const std::vector<TensorT<T>>& in) { return this->forward_many(in); }, key.shapes, std::move(names));
     }
     c->num_results = static_cast<int>(c->traced.outputs.size());
+    c->name = this->error_context();
+    c->name.resize(c->name.size() - 2);  // without the ": "
     if (!(key.mode & kRecorded)) {
       c->exe = std::make_unique<exec::Executable<T>>(passes::optimize(c->traced, c->options), c->options.plan_memory);
     } else {
