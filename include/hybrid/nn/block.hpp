@@ -195,7 +195,7 @@ class BlockT {
   /// Pins this block's parameter values for the call on this thread, unless
   /// an outer call already did.
   PinnedParameters<T> pin_parameters() const {
-    return PinnedParameters<T>([this](const auto& add) { visit_params(add); });
+    return PinnedParameters<T>([self = this](const auto& add) { self->visit_params(add); });
   }
 
   // Every parameter of the subtree, a shared one possibly more than once.
