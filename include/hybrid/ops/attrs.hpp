@@ -36,6 +36,15 @@ struct Attrs {
   double on_value = 1, off_value = 0;  // one_hot
   Shape pad_before, pad_after;  // pad: widths per axis
   double constant_value = 0;  // pad: the fill value
+  Shape kernel;               // pooling: the window (kh, kw)
+  Shape stride{1, 1};         // convolution, pooling: the step (sh, sw)
+  Shape padding{0, 0};        // convolution, pooling: zeros (or -inf) added on each side (ph, pw)
+  Shape dilation{1, 1};       // convolution: the spacing of kernel taps (dh, dw)
+  int64_t groups = 1;         // convolution: channel groups (in_channels: depthwise)
+  bool count_include_pad = true;  // avg_pool2d: padding counts in the divisor (Gluon's default)
+  double epsilon = 1e-5;      // batch_norm, layer_norm: added to the variance
+  double momentum = 0.9;      // batch_norm: running = momentum · running + (1 - momentum) · batch
+  double rate = 0.5;          // dropout: the probability of zeroing an element
   std::shared_ptr<const FusedProgram> program;  // fused_elementwise: the composed ops (internal)
 };
 
@@ -61,6 +70,15 @@ enum AttrField : uint32_t {
   kAttrPadBefore = 1u << 17,
   kAttrPadAfter = 1u << 18,
   kAttrConstantValue = 1u << 19,
+  kAttrKernel = 1u << 20,
+  kAttrStride = 1u << 21,
+  kAttrPadding = 1u << 22,
+  kAttrDilation = 1u << 23,
+  kAttrGroups = 1u << 24,
+  kAttrCountIncludePad = 1u << 25,
+  kAttrEpsilon = 1u << 26,
+  kAttrMomentum = 1u << 27,
+  kAttrRate = 1u << 28,
 };
 
 /// How a field is encoded in a graph file (docs/FORMAT.md 1.7 has one entry per type).
@@ -116,6 +134,16 @@ inline constexpr AttrDesc kAttrDescs[] = {
     {kAttrPadBefore, "pad_before", AttrType::indices, &Attrs::pad_before, "pad's width before each axis"},
     {kAttrPadAfter, "pad_after", AttrType::indices, &Attrs::pad_after, "pad's width after each axis"},
     {kAttrConstantValue, "constant_value", AttrType::real, &Attrs::constant_value, "pad's fill value"},
+    {kAttrKernel, "kernel", AttrType::indices, &Attrs::kernel, "the pooling window (kh, kw)"},
+    {kAttrStride, "stride", AttrType::indices, &Attrs::stride, "the window's step (sh, sw)"},
+    {kAttrPadding, "padding", AttrType::indices, &Attrs::padding, "padding on each side (ph, pw)"},
+    {kAttrDilation, "dilation", AttrType::indices, &Attrs::dilation, "the spacing of kernel taps (dh, dw)"},
+    {kAttrGroups, "groups", AttrType::integer, &Attrs::groups, "the number of channel groups"},
+    {kAttrCountIncludePad, "count_include_pad", AttrType::boolean, &Attrs::count_include_pad,
+     "padding counts in the average's divisor"},
+    {kAttrEpsilon, "epsilon", AttrType::real, &Attrs::epsilon, "added to the variance"},
+    {kAttrMomentum, "momentum", AttrType::real, &Attrs::momentum, "the running statistics' decay"},
+    {kAttrRate, "rate", AttrType::real, &Attrs::rate, "the probability of dropping an element"},
 };
 
 /// A real attribute as the element type T computes with it: rounded to T,
