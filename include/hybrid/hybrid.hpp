@@ -31,6 +31,7 @@
 #include "api/tensor_ops.hpp"
 #include "api/creation.hpp"
 #include "api/print.hpp"
+#include "api/mode_ops.hpp"
 #include "autograd/gradients.hpp"
 #include "autograd/mode.hpp"
 #include "autograd/backward.hpp"

@@ -332,6 +332,24 @@ void indexing_cases(ref::Rng& r, std::vector<Case>& cases) {
   cases.push_back(make(OpCode::pick, {values(r, {0, 3}, -1, 1), Array{{}, {0}}}, axis_attrs(1), {true, false}));
 }
 
+/// batch_norm with given statistics (its predict-mode meaning, the one its
+/// kernel and rule compute), along axis 1 and the last axis; dropout
+/// (the identity outside train mode).
+void mode_dependent_cases(ref::Rng& r, std::vector<Case>& cases) {
+  for (const auto& [x, axis] : std::vector<std::pair<Dims, int64_t>>{{{3, 2, 2, 2}, 1}, {{4, 3}, -1}, {{2, 3}, 0}}) {
+    const int64_t c = x[static_cast<size_t>(axis < 0 ? axis + static_cast<int64_t>(x.size()) : axis)];
+    Attrs at;
+    at.axis = axis;
+    at.epsilon = 1e-3;
+    cases.push_back(make(OpCode::batch_norm, {values(r, x, -2, 2), values(r, {c}, 0.5, 2), values(r, {c}, -1, 1),
+                                              values(r, {c}, -0.5, 0.5), values(r, {c}, 0.5, 2)},
+                         at));
+  }
+  Attrs drop;
+  drop.rate = 0.4;
+  cases.push_back(make(OpCode::dropout, {values(r, {2, 3}, -2, 2)}, drop));
+}
+
 void reduction_cases(ref::Rng& r, std::vector<Case>& cases) {
   struct Red {
     Dims shape;
@@ -373,6 +391,7 @@ const std::vector<Case>& all_cases() {
     layout_cases(r, c);
     indexing_cases(r, c);
     reduction_cases(r, c);
+    mode_dependent_cases(r, c);
     return c;
   }();
   return cases;
@@ -530,13 +549,15 @@ TEST_CASE("gradient column: every op has a rule or a reason for none", "[autogra
     }
     // The reasons follow the table's traits.
     if (hybrid::has_trait(op, hybrid::kSource)) CHECK(d.kind == GradKind::not_differentiable);
-    if (hybrid::has_trait(op, hybrid::kInternal)) CHECK(d.kind == GradKind::internal);
+    // Internal ops made after differentiation have no rule; dropout_mask, made
+    // by the train-mode lowering before it, is piecewise constant.
+    if (hybrid::has_trait(op, hybrid::kInternal) && op != OpCode::dropout_mask) CHECK(d.kind == GradKind::internal);
     if (d.kind == GradKind::not_differentiable) CHECK(hybrid::has_trait(op, hybrid::kSource));
     if (d.kind == GradKind::internal) CHECK(hybrid::has_trait(op, hybrid::kInternal));
   }
-  for (OpCode op : {OpCode::greater, OpCode::less, OpCode::equal, OpCode::one_hot, OpCode::argmax})
+  for (OpCode op : {OpCode::greater, OpCode::less, OpCode::equal, OpCode::one_hot, OpCode::argmax, OpCode::dropout_mask})
     CHECK(ag::grad_def(op).kind == GradKind::zero);
-  CHECK(rules == hybrid::kOpCount - 8);  // 2 sources, 5 piecewise constant, 1 internal
+  CHECK(rules == hybrid::kOpCount - 9);  // 2 sources, 6 piecewise constant, 1 internal
 }
 
 TEST_CASE("float rules agree with the double rules", "[autograd]") {

@@ -112,6 +112,7 @@ class AllOpsNetT : public nn::HybridBlockT<T> {
  public:
   AllOpsNetT() {
     dense = this->register_block("dense", nn::DenseT<T>(6, "", /*use_bias=*/false));
+    bn = this->register_block("bn", nn::BatchNormT<T>());
     w = this->register_parameter("w", Shape{4, 3});
     b = this->register_parameter("b", Shape{4});
   }
@@ -143,12 +144,13 @@ class AllOpsNetT : public nn::HybridBlockT<T> {
         {sum(mm, 1), mean(mm, -1), max(mm, 2), reshape(sum(mm, 2, true), {-1, 2}), transpose(sum(transpose(mm), 0)),
          slice(bin, 1, -4, 100), reshape(sum(halves[0], {1, 2}), {-1, 1}),
          reshape(mean(halves[1], {-1, -2}, true), {-1, 1}), max(reshape(st, {-1, 3, 2, 3}), {1, 3}), picked,
-         taken + broadcast_to(mean(x), {1, 6})},
+         taken + broadcast_to(mean(x), {1, 6}) + dropout((*bn)(act), 0.25)},
         1);  // (N, 25)
     const TensorT<T> z = parts + mean(x) * T(0.5) - max(x) * T(0.25) + sum(x, 1, true) * T(0.125);
     return concat<T>({log_softmax(z, 1), softmax(z)}, -1);
   }
   std::shared_ptr<nn::DenseT<T>> dense;
+  std::shared_ptr<nn::BatchNormT<T>> bn;
   std::shared_ptr<nn::ParameterT<T>> w, b;
 };
 
@@ -432,6 +434,9 @@ TEMPLATE_TEST_CASE("a model using every portable op round trips bit-identically"
   CHECK(attrs_of("pick") == std::vector<ojson>{ojson::parse(R"({"axis": 1, "keepdims": true})")});
   CHECK(attrs_of("argmax") == std::vector<ojson>{ojson::parse(R"({"axis": 1, "keepdims": false})")});
   CHECK(attrs_of("stack") == std::vector<ojson>{ojson::parse(R"({"axis": 1})")});
+  CHECK(attrs_of("dropout") == std::vector<ojson>{ojson::parse(R"({"rate": 0.25})")});
+  REQUIRE(attrs_of("batch_norm").size() == 1);
+  CHECK(attrs_of("batch_norm")[0]["axis"] == 1);
   CHECK(attrs_of("broadcast_to") == std::vector<ojson>{ojson::parse(R"({"shape": [1, 6]})")});
   for (const char* op : {"square", "rsqrt", "log1p", "gelu", "silu", "erf"}) CHECK(attrs_of(op) == std::vector<ojson>{ojson::object()});
   // Reduction axes: null (all), an integer (one) or an array (several, sorted, non-negative).

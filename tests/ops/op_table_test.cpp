@@ -99,9 +99,9 @@ TEST_CASE("op table: traits agree with kernels and arities", "[ops][op_table]") 
   CHECK(hybrid::has_trait(OpCode::fused_elementwise, hybrid::kElementwise));
   CHECK(op_def(OpCode::fused_elementwise).tile<float>() == nullptr);
   CHECK(op_def(OpCode::fused_elementwise).arity == -1);
-  int internal = 0;
-  for (int i = 0; i < hybrid::kOpCount; ++i) internal += hybrid::has_trait(code(i), hybrid::kInternal);
-  CHECK(internal == 1);
+  // dropout_mask is internal too: made by the train-mode lowering, never in a file.
+  CHECK(hybrid::has_trait(OpCode::dropout_mask, hybrid::kInternal));
+  CHECK(hybrid::has_trait(OpCode::dropout_mask, hybrid::kRandom));
 }
 
 TEST_CASE("op table: trait membership", "[ops][op_table]") {
@@ -200,7 +200,9 @@ TEST_CASE("op table: every op has a gradient entry that matches its traits", "[o
     CHECK(static_cast<int>(g.code) == i);
     CHECK((g.kind == GradKind::rule) == (g.rule_f32 != nullptr));
     if (hybrid::has_trait(code(i), hybrid::kSource)) CHECK(g.kind == GradKind::not_differentiable);
-    if (hybrid::has_trait(code(i), hybrid::kInternal)) CHECK(g.kind == GradKind::internal);
+    // Internal ops come after differentiation, except dropout_mask (lowered before it; zero gradient).
+    if (hybrid::has_trait(code(i), hybrid::kInternal))
+      CHECK(g.kind == (code(i) == OpCode::dropout_mask ? GradKind::zero : GradKind::internal));
   }
   // Integer-valued ops have zero gradients (API.md: comparisons give zero gradients).
   for (OpCode op : {OpCode::greater, OpCode::less, OpCode::equal, OpCode::argmax, OpCode::one_hot})

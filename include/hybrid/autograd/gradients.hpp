@@ -12,7 +12,7 @@
 // without a rule must say why (zero, not_differentiable, internal).
 #include <array>
 
-#include "rules_structure.hpp"
+#include "rules_mode.hpp"
 
 namespace hybrid::autograd {
 
@@ -73,6 +73,9 @@ inline constexpr std::array<GradDef, kOpCount> kGradients = {{
     HYBRID_GRAD_RULE(max),
     HYBRID_GRAD_RULE_OUT(softmax),
     HYBRID_GRAD_RULE_OUT(log_softmax),
+    HYBRID_GRAD_RULE(batch_norm),
+    HYBRID_GRAD_RULE_OUT(dropout),
+    HYBRID_GRAD_NONE(dropout_mask, zero),
 }};
 #undef HYBRID_GRAD_RULE
 #undef HYBRID_GRAD_RULE_OUT

@@ -35,9 +35,10 @@ struct BackwardSplit {
   std::vector<BackwardInput> inputs;
 };
 
-/// Differentiates `g` with respect to its variables `wrt` (node ids).
+/// Differentiates `g`'s first `num_heads` outputs (-1: all) with respect
+/// to its variables `wrt` (node ids); later outputs are only computed.
 template <class T>
-BackwardSplit<T> split_backward(const graph::Graph<T>& g, const std::vector<int>& wrt) {
+BackwardSplit<T> split_backward(const graph::Graph<T>& g, const std::vector<int>& wrt, int num_heads = -1) {
   using hybrid::detail::TensorAccess;
   const int n = static_cast<int>(g.nodes.size());
 
@@ -85,7 +86,8 @@ BackwardSplit<T> split_backward(const graph::Graph<T>& g, const std::vector<int>
   {
     trace::TraceScope<T> scope(state.get());
     detail::ModeScope not_recorded(false, false);
-    for (size_t j = 0; j < g.outputs.size(); ++j) {
+    const size_t heads = num_heads < 0 ? g.outputs.size() : static_cast<size_t>(num_heads);
+    for (size_t j = 0; j < heads; ++j) {
       const int o = g.outputs[j];
       if (!depends[static_cast<size_t>(o)]) continue;
       const graph::Node<T>& node = g.nodes[static_cast<size_t>(o)];

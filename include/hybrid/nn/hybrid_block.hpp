@@ -16,6 +16,7 @@
 #include "../exec/plan_cache.hpp"
 #include "../io/graph_json.hpp"
 #include "../io/safetensors.hpp"
+#include "../passes/lower_mode.hpp"
 #include "../passes/pipeline.hpp"
 #include "../trace/trace_function.hpp"
 #include "block.hpp"
@@ -122,8 +123,9 @@ class HybridBlockT : public BlockT<T> {
       outs = call_recorded(inputs.data(), inputs.size());
     } else {
       const std::shared_ptr<const Compiled> plan = plan_for(inputs.data(), inputs.size(), 0);
-      outs.resize(plan->num_results);
+      outs.resize(static_cast<size_t>(plan->num_results + plan->num_states));
       run_plan(*plan, inputs.data(), inputs.size(), outs.data(), nullptr);
+      outs.resize(static_cast<size_t>(plan->num_results));
     }
     this->run_forward_hooks(inputs[0], outs[0]);
     return outs;
@@ -140,7 +142,10 @@ class HybridBlockT : public BlockT<T> {
     if (static_cast<size_t>(plan->num_results) != n_outs)
       throw Error(this->error_context() + "forward gives " + std::to_string(plan->num_results) +
                   " outputs; call(inputs) returns all of them");
-    run_plan(*plan, inputs, count, outs, nullptr);
+    if (plan->num_states == 0) return run_plan(*plan, inputs, count, outs, nullptr);
+    std::vector<TensorT<T>> all(static_cast<size_t>(plan->num_results + plan->num_states));
+    run_plan(*plan, inputs, count, all.data(), nullptr);
+    std::move(all.begin(), all.begin() + plan->num_results, outs);
   }
 
  private:
@@ -148,6 +153,10 @@ class HybridBlockT : public BlockT<T> {
     graph::Graph<T> traced;                              // as recorded: what export starts from
     HybridizeOptions options;                            // what it was optimized with
     int num_results = 1;                                 // the block's outputs
+    // Train-mode plans: outputs after the results are new values of these
+    // parameters (running statistics), published after each run.
+    int num_states = 0;
+    std::vector<std::shared_ptr<ParameterT<T>>> updated;
     std::unique_ptr<exec::Executable<T>> exe;            // optimized and planned; for a recorded
                                                          // call its outputs also hold the saved values
     std::vector<std::shared_ptr<ParameterT<T>>> params;  // bound to exe's parameter variables, in order
@@ -181,9 +190,10 @@ class HybridBlockT : public BlockT<T> {
     return state_->plans.get(key, [&] { return compile(key); });
   }
 
-  /// Runs `plan`'s forward: the results into outs[0..num_results), the
-  /// saved values (recorded plans) after them; the parameter values read
-  /// are appended to `values_used` when given.
+  /// Runs `plan`'s forward: the results into outs[0..num_results), then its
+  /// state updates (published to their parameters), then the saved values
+  /// (recorded plans); the parameter values read are appended to
+  /// `values_used` when given.
   void run_plan(const Compiled& plan, const TensorT<T>* inputs, size_t count, TensorT<T>* outs,
                 std::vector<TensorT<T>>* values_used) const {
     thread_local std::vector<const T*> input_ptrs, param_ptrs;
@@ -202,6 +212,12 @@ class HybridBlockT : public BlockT<T> {
     for (const TensorT<T>& v : param_values) param_ptrs.push_back(v.data());
     plan.exe->run(input_ptrs.data(), param_ptrs.data(), outs);
     if (values_used) values_used->insert(values_used->end(), param_values.begin(), param_values.end());
+    if (plan.num_states) {
+      std::vector<std::pair<ParameterT<T>*, TensorT<T>>> updates;
+      for (int k = 0; k < plan.num_states; ++k)
+        updates.emplace_back(plan.updated[static_cast<size_t>(k)].get(), outs[plan.num_results + k]);
+      detail::ParameterAccess::publish(updates, "a running-statistics update");
+    }
   }
 
   /// Inside autograd::record(), whether this call goes on the tape: an input
@@ -281,7 +297,8 @@ class HybridBlockT : public BlockT<T> {
       const auto& meta = detail::ParameterAccess::grad_meta(*p);
       node->inputs.push_back(meta->req != autograd::GradReq::null ? meta : nullptr);
     }
-    node->saved.assign(std::make_move_iterator(outs.begin() + plan->num_results), std::make_move_iterator(outs.end()));
+    node->saved.assign(std::make_move_iterator(outs.begin() + plan->num_results + plan->num_states),
+                       std::make_move_iterator(outs.end()));
     outs.resize(static_cast<size_t>(plan->num_results));
     node->num_outputs = plan->num_results;
     for (size_t j = 0; j < outs.size(); ++j) {
@@ -315,20 +332,25 @@ class HybridBlockT : public BlockT<T> {
     c->num_results = static_cast<int>(c->traced.outputs.size());
     c->name = this->error_context();
     c->name.resize(c->name.size() - 2);  // without the ": "
+    // The plan's own mode: batch_norm and dropout become what they mean in it.
+    passes::LoweredGraph<T> lowered = passes::lower_mode(c->traced, (key.mode & kTraining) != 0);
+    c->num_states = static_cast<int>(lowered.updated_params.size());
+    for (const std::string& name : lowered.updated_params) c->updated.push_back(by_name.at(name));
+    const graph::Graph<T>& g = lowered.graph;
     if (!(key.mode & kRecorded)) {
-      c->exe = std::make_unique<exec::Executable<T>>(passes::optimize(c->traced, c->options), c->options.plan_memory);
+      c->exe = std::make_unique<exec::Executable<T>>(passes::optimize(g, c->options), c->options.plan_memory);
     } else {
       // Differentiate with respect to the inputs that need gradients and
       // every parameter the forward uses (others get zero).
       std::vector<int> wrt;
-      const std::vector<int> input_vars = c->traced.variables(graph::VarKind::input);
+      const std::vector<int> input_vars = g.variables(graph::VarKind::input);
       for (size_t k = 0; k < input_vars.size(); ++k)
         if ((key.mode >> (2 + k)) & 1) {
           wrt.push_back(input_vars[k]);
           c->grad_slots.push_back(k);
         }
       std::unordered_map<std::string, int> param_var;
-      for (int v : c->traced.variables(graph::VarKind::param)) param_var[c->traced.nodes[v].name] = v;
+      for (int v : g.variables(graph::VarKind::param)) param_var[g.nodes[v].name] = v;
       std::unordered_map<std::string, size_t> param_slot;
       for (size_t k = 0; k < c->all_params.size(); ++k) {
         param_slot[c->all_params[k]->name()] = k;
@@ -337,7 +359,7 @@ class HybridBlockT : public BlockT<T> {
         wrt.push_back(it->second);
         c->grad_slots.push_back(input_vars.size() + k);
       }
-      autograd::BackwardSplit<T> split = autograd::split_backward(c->traced, wrt);
+      autograd::BackwardSplit<T> split = autograd::split_backward(g, wrt, c->num_results);
       c->exe = std::make_unique<exec::Executable<T>>(passes::optimize(split.forward, c->options), c->options.plan_memory);
       c->backward =
           std::make_unique<exec::Executable<T>>(passes::optimize(split.backward, c->options), c->options.plan_memory);

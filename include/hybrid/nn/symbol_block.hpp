@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "batch_norm.hpp"
 #include "hybrid_block.hpp"
 #include "../io/graph_json.hpp"
 #include "../io/safetensors.hpp"
@@ -107,6 +108,10 @@ class SymbolBlockT : public HybridBlockT<T> {
       } else if (n.op == OpCode::constant) {
         // While tracing, the constant enters the trace here, where the file has it.
         values[i] = state ? hybrid::detail::traced_if_tracing(n.value.clone()) : n.value;
+      } else if (n.op == OpCode::batch_norm) {
+        run_batch_norm(n, values, values[i]);
+      } else if (n.op == OpCode::dropout) {
+        values[i] = dropout(values[n.inputs[0]], n.attrs.rate);
       } else {
         args.clear();
         for (int in : n.inputs) args.push_back(&values[in]);
@@ -159,8 +164,17 @@ class SymbolBlockT : public HybridBlockT<T> {
     if (given.size() != inputs.size())
       throw FormatError(source + ": the graph has inputs " + names_of(inputs) + " but " +
                         std::to_string(input_names_.size()) + " were named");
-    for (int v : graph_.variables(graph::VarKind::param))
+    for (int v : graph_.variables(graph::VarKind::param)) {
+      param_of_node_[v] = params_.size();
       params_.push_back(this->register_parameter_path(graph_.nodes[v].name, graph_.nodes[v].shape));
+    }
+    // Running statistics are state, not weights: no gradient (as Gluon's aux states).
+    for (const auto& n : graph_.nodes)
+      if (n.op == OpCode::batch_norm)
+        for (int k = 3; k < 5; ++k) {
+          auto it = param_of_node_.find(n.inputs[static_cast<size_t>(k)]);
+          if (it != param_of_node_.end()) params_[it->second]->set_grad_req("null");
+        }
   }
 
   static std::string names_of(const std::unordered_map<std::string, int>& m) {
@@ -170,6 +184,19 @@ class SymbolBlockT : public HybridBlockT<T> {
     std::string s;
     for (const auto& e : sorted) s += (s.empty() ? "'" : ", '") + e.second + "'";
     return s.empty() ? "none" : s;
+  }
+
+  /// batch_norm through its tensor function, so an eager train-mode call
+  /// normalizes with the batch statistics and updates the running ones
+  /// (when they are parameters), as the BatchNorm layer does.
+  void run_batch_norm(const graph::Node<T>& n, const std::vector<TensorT<T>>& values, TensorT<T>& out) {
+    BatchStatistics<T> batch;
+    out = batch_norm(values[n.inputs[0]], values[n.inputs[1]], values[n.inputs[2]], values[n.inputs[3]],
+                     values[n.inputs[4]], n.attrs.axis, n.attrs.epsilon, n.attrs.momentum, &batch);
+    if (!batch.mean.defined()) return;  // predict mode or traced
+    auto mean = param_of_node_.find(n.inputs[3]), var = param_of_node_.find(n.inputs[4]);
+    if (mean == param_of_node_.end() || var == param_of_node_.end()) return;
+    detail::update_running_statistics(*params_[mean->second], *params_[var->second], batch, n.attrs.momentum);
   }
 
   void check_input_count(size_t n) const {
@@ -201,6 +228,7 @@ class SymbolBlockT : public HybridBlockT<T> {
   std::vector<std::string> input_names_;
   std::unordered_map<int, int> input_slot_;  // input variable node → position in the call
   std::vector<std::shared_ptr<ParameterT<T>>> params_;
+  std::unordered_map<int, size_t> param_of_node_;  // parameter variable node → index in params_
 };
 
 using SymbolBlock = SymbolBlockT<float>;

@@ -27,6 +27,11 @@ enum class OpCode : uint8_t {
   take, pick, one_hot, argmax,
   // Reductions and normalisations.
   sum, mean, max, softmax, log_softmax,
+  // Mode-dependent: their train-mode meaning is lowered per plan
+  // (passes/lower_mode.hpp); the kernels compute the predict-mode meaning.
+  batch_norm, dropout,
+  // Random: draws from the generator at run time.
+  dropout_mask,
   count
 };
 
@@ -41,6 +46,8 @@ enum OpTrait : uint32_t {
   kLayout = 1u << 4,       // moves data without arithmetic
   kInternal = 1u << 5,     // produced by passes; never in a graph file
   kActivation = 1u << 6,   // a Gluon activation name; may run as a fully_connected epilogue
+  kRandom = 1u << 7,       // draws random numbers when it runs: never folded, never merged
+  kModeDependent = 1u << 8,  // means something else in train mode (lowered per plan)
 };
 
 }  // namespace hybrid

@@ -1,7 +1,8 @@
 #pragma once
 // Common-subexpression elimination: two nodes with the same op, inputs and
 // attributes compute the same value, so later uses point at the first.
-// Equal constants (same shape and bytes) merge too; variables never do.
+// Equal constants (same shape and bytes) merge too; variables and random
+// ops (two draws are two values) never do.
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -26,7 +27,7 @@ graph::Graph<T> eliminate_common_subexpressions(const graph::Graph<T>& g) {
   std::vector<int> constants;
   for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
     const graph::Node<T>& n = g.nodes[i];
-    if (n.op == OpCode::variable) continue;
+    if (n.op == OpCode::variable || has_trait(n.op, kRandom)) continue;
     if (n.op == OpCode::constant) {
       auto hit = std::find_if(constants.begin(), constants.end(),
                               [&](int c) { return same_constant(g.nodes[c], n); });

@@ -1,6 +1,7 @@
 #pragma once
 // Constant folding: every node whose inputs are all constants is computed
-// once, now, with the op's own kernel, and becomes a constant.
+// once, now, with the op's own kernel, and becomes a constant. Random ops
+// draw anew on every run, so they never fold.
 #include <vector>
 
 #include "../api/dispatch.hpp"
@@ -11,7 +12,7 @@ namespace hybrid::passes {
 template <class T>
 graph::Graph<T> fold_constants(graph::Graph<T> g) {
   for (auto& n : g.nodes) {
-    if (has_trait(n.op, kSource)) continue;
+    if (has_trait(n.op, kSource) || has_trait(n.op, kRandom)) continue;
     bool all_constant = true;
     for (int in : n.inputs) all_constant = all_constant && g.nodes[in].op == OpCode::constant;
     if (!all_constant) continue;

@@ -5,6 +5,7 @@
 #include "../graph/verify.hpp"
 #include "common_subexpressions.hpp"
 #include "dead_code.hpp"
+#include "fold_batch_norm.hpp"
 #include "fold_constants.hpp"
 #include "fuse_dense.hpp"
 #include "fuse_elementwise.hpp"
@@ -35,6 +36,9 @@ graph::Graph<T> optimize(graph::Graph<T> g, const HybridizeOptions& o) {
     }
   }
   if (o.fuse) {
+    g = fold_batch_norm(g);  // before the producer takes an activation epilogue
+    graph::debug_verify(g, "batch-norm folding");
+    if (o.fold_constants) g = fold_constants(std::move(g));  // weights that are constants fold
     g = fuse_dense(std::move(g));
     graph::debug_verify(g, "dense fusion");
     g = fuse_elementwise(std::move(g));

@@ -7,6 +7,8 @@
 
 #include "../kernels/indexing.hpp"
 #include "../kernels/linalg.hpp"
+#include "../kernels/normalization.hpp"
+#include "../kernels/random.hpp"
 #include "../kernels/reduce.hpp"
 #include "../ops/fused_program.hpp"
 #include "shape_rules.hpp"
@@ -179,6 +181,13 @@ inline constexpr std::array<OpDef, kOpCount> kTable = {{
     HYBRID_OP(softmax, "softmax", 1, 0, kAttrAxis, axis_preserving, softmax_k, "y = e^x / Σ e^x along axis"),
     HYBRID_OP(log_softmax, "log_softmax", 1, 0, kAttrAxis, axis_preserving, log_softmax_k,
               "y = x - ln Σ e^x along axis"),
+    HYBRID_OP(batch_norm, "batch_norm", 5, kModeDependent, kAttrAxis | kAttrEpsilon | kAttrMomentum, batch_norm,
+              batch_norm_kernel,
+              "y = (x - mean) · gamma / √(var + epsilon) + beta along axis; train mode: batch statistics"),
+    HYBRID_OP(dropout, "dropout", 1, kModeDependent, kAttrRate, dropout, copy_kernel,
+              "y = x; train mode: y = x · dropout_mask(x)"),
+    HYBRID_OP(dropout_mask, "dropout_mask", 1, kRandom | kInternal, kAttrRate, dropout, dropout_mask_kernel,
+              "y = 0 with probability rate, else 1 / (1 - rate); x gives the shape"),
 }};
 #undef HYBRID_K
 #undef HYBRID_EW

@@ -311,4 +311,29 @@ inline Shape one_hot(OpCode, const char* op, const Shape* in, int, Attrs& a) {
   return out;
 }
 
+/// batch_norm: x of rank >= 2; gamma, beta, mean and var of shape
+/// (x.shape[axis],); epsilon > 0 and momentum in [0, 1].
+inline Shape batch_norm(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  if (in[0].size() < 2) throw ShapeError(std::string(op) + ": x needs at least 2 dimensions, got " + to_string(in[0]));
+  a.axis = normalize_axis(a.axis, in[0].size(), op);
+  const Shape channels{in[0][a.axis]};
+  static const char* const names[] = {"gamma", "beta", "running_mean", "running_var"};
+  for (int i = 1; i < 5; ++i)
+    if (in[i] != channels)
+      throw ShapeError(std::string(op) + ": " + names[i - 1] + " has shape " + to_string(in[i]) + ", x " +
+                       to_string(in[0]) + " needs " + to_string(channels) + " (its axis " + std::to_string(a.axis) +
+                       ")");
+  if (!(a.epsilon > 0)) throw ShapeError(std::string(op) + ": epsilon must be positive, got " + std::to_string(a.epsilon));
+  if (!(a.momentum >= 0 && a.momentum <= 1))
+    throw ShapeError(std::string(op) + ": momentum must be in [0, 1], got " + std::to_string(a.momentum));
+  return in[0];
+}
+
+/// dropout, dropout_mask: the input's shape; rate in [0, 1).
+inline Shape dropout(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  if (!(a.rate >= 0 && a.rate < 1))
+    throw ShapeError(std::string(op) + ": rate must be in [0, 1), got " + std::to_string(a.rate));
+  return in[0];
+}
+
 }  // namespace hybrid::shape_rules

@@ -1,0 +1,82 @@
+#pragma once
+// Batch-norm folding (predict-mode plans, after lowering): a batch_norm
+// whose input is a fully_connected or conv2d used by nothing else becomes
+// that op with a scaled weight and a shifted bias,
+//   s = gamma / √(var + ε),  W' = W · s (per output channel),
+//   b' = (b - mean) · s + beta,
+// as TorchScript's freeze and ONNX Runtime do. The weights are parameters
+// bound at run time (a set_data() takes effect without recompiling), so W'
+// and b' are computed in the plan: a pass over the weights, small next to
+// the activations it saves a pass over; with constant weights they fold.
+// Only plans are folded: exported graphs keep batch_norm, so they stay
+// trainable.
+#include <vector>
+
+#include "../api/tensor_ops.hpp"
+#include "dead_code.hpp"
+#include "rewrite.hpp"
+
+namespace hybrid::passes {
+
+namespace fold_batch_norm_detail {
+
+/// The channel axis of `op`'s output and of its weight, when batch_norm
+/// along `bn_axis` of its output normalizes the op's output channels.
+template <class T>
+bool foldable(const graph::Node<T>& producer, const graph::Node<T>& bn) {
+  if (producer.attrs.activation >= 0) return false;  // the epilogue would come before the normalization
+  if (producer.op == OpCode::fully_connected) return bn.attrs.axis == producer.shape.size() - 1;
+  return false;
+}
+
+}  // namespace fold_batch_norm_detail
+
+template <class T>
+graph::Graph<T> fold_batch_norm(const graph::Graph<T>& g) {
+  const int n = static_cast<int>(g.nodes.size());
+  std::vector<int> uses(static_cast<size_t>(n), 0);
+  for (const auto& node : g.nodes)
+    for (int in : node.inputs) ++uses[static_cast<size_t>(in)];
+  for (int o : g.outputs) ++uses[static_cast<size_t>(o)];
+  std::vector<char> fold(static_cast<size_t>(n), 0);
+  bool any = false;
+  for (int i = 0; i < n; ++i) {
+    const graph::Node<T>& bn = g.nodes[static_cast<size_t>(i)];
+    if (bn.op != OpCode::batch_norm) continue;
+    const int p = bn.inputs[0];
+    if (uses[static_cast<size_t>(p)] != 1 || !fold_batch_norm_detail::foldable(g.nodes[static_cast<size_t>(p)], bn))
+      continue;
+    fold[static_cast<size_t>(i)] = 1;
+    any = true;
+  }
+  if (!any) return g;
+  Rewriter<T> r(g);
+  for (int i = 0; i < n; ++i) {
+    if (!fold[static_cast<size_t>(i)]) {
+      r.copy(i);
+      continue;
+    }
+    // Rebuilt here, where every input of both nodes exists: the statistics'
+    // variables are traced after the producer, so its own place is too early.
+    const graph::Node<T>& bn = g.nodes[static_cast<size_t>(i)];
+    const graph::Node<T>& producer = g.nodes[static_cast<size_t>(bn.inputs[0])];
+    const TensorT<T> scale = r.symbol(bn.inputs[1]) * hybrid::rsqrt(r.symbol(bn.inputs[4]) +
+                                                                      static_cast<T>(bn.attrs.epsilon));
+    const TensorT<T> weight = r.symbol(producer.inputs[1]);
+    Shape per_row{weight.shape()[0]};  // the scale along the weight's output-channel axis 0
+    while (per_row.size() < weight.ndim()) per_row.push_back(1);
+    const TensorT<T> mean = r.symbol(bn.inputs[3]);
+    const TensorT<T> shifted = producer.attrs.no_bias ? -mean : r.symbol(producer.inputs[2]) - mean;
+    Attrs attrs = producer.attrs;
+    attrs.no_bias = false;
+    const int folded = r.graph().add_op(
+        producer.op,
+        {r.mapped(producer.inputs[0]), r.node_of(weight * hybrid::reshape(scale, per_row)),
+         r.node_of(shifted * scale + r.symbol(bn.inputs[2]))},
+        attrs);
+    r.alias(i, folded);
+  }
+  return eliminate_dead_code(r.finish());
+}
+
+}  // namespace hybrid::passes
