@@ -36,9 +36,11 @@ graph::Graph<T> optimize(graph::Graph<T> g, const HybridizeOptions& o) {
     }
   }
   if (o.fuse) {
-    g = fold_batch_norm(g);  // before the producer takes an activation epilogue
-    graph::debug_verify(g, "batch-norm folding");
-    if (o.fold_constants) g = fold_constants(std::move(g));  // weights that are constants fold
+    if (o.fold_batch_norm) {
+      g = fold_batch_norm(g);  // before the producer takes an activation epilogue
+      graph::debug_verify(g, "batch-norm folding");
+      if (o.fold_constants) g = fold_constants(std::move(g));  // weights that are constants fold
+    }
     g = fuse_dense(std::move(g));
     graph::debug_verify(g, "dense fusion");
     g = fuse_elementwise(std::move(g));
