@@ -704,6 +704,11 @@ TEST_CASE("malformed graph files are rejected with FormatError", "[io]") {
     // The executor's internal fused op is not part of the file format.
     msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = "fused_elementwise"; });
     CHECK_THAT(msg, Contains(at_relu) && Contains("unknown op 'fused_elementwise'"));
+    // Nor are the backward ops that gradient rules make.
+    for (const char* op : {"max_pool2d_backward", "avg_pool2d_backward", "embedding_backward"}) {
+      msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = op; });
+      CHECK_THAT(msg, Contains(at_relu) && Contains(std::string("unknown op '") + op + "'"));
+    }
   }
   SECTION("the wrong number of inputs") {
     std::string msg = load_edited([&](ojson& d) { d["nodes"][relu]["inputs"].push_back({0, 0, 0}); });

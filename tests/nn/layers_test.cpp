@@ -177,6 +177,13 @@ TEST_CASE("layers compute their ops; errors name the op or the layer", "[nn][lay
   CHECK_THROWS_AS(flatten(zeros<float>({})), ShapeError);
   CHECK_THROWS_WITH(pool(zeros<float>({2, 4, 4})), Contains("max_pool2d") && Contains("(2, 4, 4)"));
 
+  // The weight takes initialize()'s initializer, Gluon's default Uniform(0.07) here.
+  nn::Embedding uniform(50, 8);
+  uniform.initialize();
+  const auto w = uniform.weight()->data().to_vector();
+  CHECK(std::all_of(w.begin(), w.end(), [](float v) { return v >= -0.07f && v <= 0.07f; }));
+  CHECK(std::any_of(w.begin(), w.end(), [](float v) { return v != 0.0f; }));
+
   nn::Embedding embed(5, 2);
   embed.initialize(nn::init::Constant(0.5));
   CHECK(embed(from_vector<float>({0, 4, 2}, {3})).shape() == Shape{3, 2});

@@ -21,7 +21,7 @@ class EmbeddingT : public HybridBlockT<T> {
   }
 
   /// indices of any shape → indices.shape + (output_dim,).
-  TensorT<T> forward(const TensorT<T>& indices) override { return embedding(indices, weight_->data()); }
+  TensorT<T> forward(const TensorT<T>& indices) override { return hybrid::embedding(indices, weight_->data()); }
 
   std::string type_name() const override { return "Embedding"; }
   /// "Embedding(10 -> 4)", as Gluon's repr.

@@ -18,7 +18,7 @@ class FlattenT : public HybridBlockT<T> {
     for (int d = 1; d < x.ndim(); ++d) rest *= x.shape()[d];
     // The batch stays -1, so a traced graph flattens any batch size; an
     // empty row (rest = 0) leaves nothing to infer -1 from.
-    return reshape(x, rest ? Shape{-1, rest} : Shape{x.shape()[0], 0});
+    return hybrid::reshape(x, rest ? Shape{-1, rest} : Shape{x.shape()[0], 0});
   }
   std::string type_name() const override { return "Flatten"; }
   std::string describe() const override { return "Flatten"; }

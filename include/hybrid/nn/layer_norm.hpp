@@ -40,7 +40,7 @@ class LayerNormT : public HybridBlockT<T> {
                        gamma_->name() + "' of shape " + to_string(gamma_->shape()) + " expects " +
                        std::to_string(expected));
     }
-    return layer_norm(x, gamma_->data(), beta_->data(), axis_, epsilon_);
+    return hybrid::layer_norm(x, gamma_->data(), beta_->data(), axis_, epsilon_);
   }
 
   std::string type_name() const override { return "LayerNorm"; }

@@ -30,7 +30,7 @@ class MaxPool2DT : public HybridBlockT<T> {
   }
 
   TensorT<T> forward(const TensorT<T>& x) override {
-    return max_pool2d(x, size_.shape(), strides_.shape(), padding_.shape());
+    return hybrid::max_pool2d(x, size_.shape(), strides_.shape(), padding_.shape());
   }
   std::string type_name() const override { return "MaxPool2D"; }
   /// "MaxPool2D(size=(2, 2), stride=(2, 2), padding=(0, 0))", as Gluon's repr.
@@ -58,7 +58,7 @@ class AvgPool2DT : public HybridBlockT<T> {
   }
 
   TensorT<T> forward(const TensorT<T>& x) override {
-    return avg_pool2d(x, size_.shape(), strides_.shape(), padding_.shape(), count_include_pad_);
+    return hybrid::avg_pool2d(x, size_.shape(), strides_.shape(), padding_.shape(), count_include_pad_);
   }
   std::string type_name() const override { return "AvgPool2D"; }
   std::string describe() const override {
@@ -80,7 +80,7 @@ class AvgPool2DT : public HybridBlockT<T> {
 template <class T>
 class GlobalAvgPool2DT : public HybridBlockT<T> {
  public:
-  TensorT<T> forward(const TensorT<T>& x) override { return global_avg_pool2d(x); }
+  TensorT<T> forward(const TensorT<T>& x) override { return hybrid::global_avg_pool2d(x); }
   std::string type_name() const override { return "GlobalAvgPool2D"; }
   std::string describe() const override { return "GlobalAvgPool2D()"; }
 };
