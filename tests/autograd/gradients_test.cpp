@@ -381,6 +381,53 @@ void reduction_cases(ref::Rng& r, std::vector<Case>& cases) {
   }
 }
 
+void nn_cases(ref::Rng& r, std::vector<Case>& cases) {
+  auto pool_at = [](Dims kernel, Dims stride, Dims padding, bool count_include_pad = true) {
+    Attrs a;
+    a.kernel = Shape(kernel);
+    a.stride = Shape(stride);
+    a.padding = Shape(padding);
+    a.count_include_pad = count_include_pad;
+    return a;
+  };
+  // max_pool2d: distinct values, so no window has a tie the finite difference would straddle.
+  cases.push_back(make(OpCode::max_pool2d, {distinct_values(r, {2, 2, 4, 5}, -2, 2)}, pool_at({2, 2}, {2, 2}, {0, 0})));
+  cases.push_back(make(OpCode::max_pool2d, {distinct_values(r, {1, 2, 5, 4}, -2, 2)}, pool_at({3, 2}, {1, 2}, {1, 1})));
+  cases.push_back(make(OpCode::max_pool2d, {distinct_values(r, {1, 1, 3, 3}, -2, 2)}, pool_at({1, 1}, {2, 1}, {0, 0})));
+  cases.push_back(make(OpCode::max_pool2d, {values(r, {0, 2, 3, 3}, -2, 2)}, pool_at({2, 2}, {1, 1}, {0, 0})));
+  for (bool include : {true, false}) {
+    cases.push_back(
+        make(OpCode::avg_pool2d, {values(r, {2, 2, 4, 5}, -2, 2)}, pool_at({2, 2}, {2, 2}, {0, 0}, include)));
+    cases.push_back(
+        make(OpCode::avg_pool2d, {values(r, {1, 2, 5, 4}, -2, 2)}, pool_at({3, 2}, {2, 1}, {1, 1}, include)));
+    cases.push_back(
+        make(OpCode::avg_pool2d, {values(r, {3, 1, 3, 3}, -2, 2)}, pool_at({3, 3}, {3, 3}, {1, 0}, include)));
+  }
+  for (const Dims& d : std::vector<Dims>{{2, 3, 4, 5}, {1, 1, 1, 1}, {0, 2, 2, 2}, {2, 1, 3, 1}})
+    cases.push_back(make(OpCode::global_avg_pool2d, {values(r, d, -2, 2)}));
+
+  // layer_norm(x, gamma, beta) along each axis.
+  struct Ln {
+    Dims x;
+    int64_t axis;
+    double epsilon;
+  };
+  for (const Ln& l : std::vector<Ln>{{{3, 4}, -1, 1e-5}, {{3, 4}, 0, 1e-5}, {{2, 3, 4}, 1, 0.1},
+                                     {{5}, 0, 1e-5},      {{2, 1}, 1, 1e-5}, {{0, 3}, 1, 1e-5}}) {
+    Attrs a = axis_attrs(l.axis);
+    a.epsilon = l.epsilon;
+    const int64_t c = l.x[static_cast<size_t>(l.axis < 0 ? l.axis + static_cast<int64_t>(l.x.size()) : l.axis)];
+    cases.push_back(make(OpCode::layer_norm, {values(r, l.x, -2, 2), values(r, {c}, 0.5, 2), values(r, {c}, -1, 1)},
+                         a));
+  }
+
+  // embedding(indices, weight): repeated indices accumulate; indices take none.
+  cases.push_back(make(OpCode::embedding, {Array{{1, 3, 1, 0}, {4}}, values(r, {4, 3}, -1, 1)}, {}, {false, true}));
+  cases.push_back(make(OpCode::embedding, {integers(r, {2, 3}, 0, 4), values(r, {5, 2}, -1, 1)}, {}, {false, true}));
+  cases.push_back(make(OpCode::embedding, {Array{{2}, {}}, values(r, {3, 4}, -1, 1)}, {}, {false, true}));
+  cases.push_back(make(OpCode::embedding, {Array{{}, {0}}, values(r, {3, 2}, -1, 1)}, {}, {false, true}));
+}
+
 const std::vector<Case>& all_cases() {
   static const std::vector<Case> cases = [] {
     ref::Rng r(2024);
@@ -391,6 +438,7 @@ const std::vector<Case>& all_cases() {
     layout_cases(r, c);
     indexing_cases(r, c);
     reduction_cases(r, c);
+    nn_cases(r, c);
     mode_dependent_cases(r, c);
     return c;
   }();
@@ -557,7 +605,7 @@ TEST_CASE("gradient column: every op has a rule or a reason for none", "[autogra
   }
   for (OpCode op : {OpCode::greater, OpCode::less, OpCode::equal, OpCode::one_hot, OpCode::argmax, OpCode::dropout_mask})
     CHECK(ag::grad_def(op).kind == GradKind::zero);
-  CHECK(rules == hybrid::kOpCount - 9);  // 2 sources, 6 piecewise constant, 1 internal
+  CHECK(rules == hybrid::kOpCount - 12);  // 2 sources, 6 piecewise constant, 4 internal
 }
 
 TEST_CASE("float rules agree with the double rules", "[autograd]") {
@@ -677,6 +725,12 @@ TEMPLATE_TEST_CASE("gradient conventions at kinks", "[autograd]", float, double)
   rows.axes = Shape{1};
   CHECK(rule_at<T>(OpCode::max, {from_vector<T>({1, 2, 2, 5, 4, 3}, {2, 3})}, rows) ==
         std::vector<T>{0, 0.5, 0.5, 1, 0, 0});
+  // max_pool2d gives a tied window's gradient to its first maximum (row-major), as PyTorch.
+  Attrs window;
+  window.kernel = Shape{2, 2};
+  window.stride = Shape{2, 2};
+  CHECK(rule_at<T>(OpCode::max_pool2d, {from_vector<T>({1, 3, 3, 3}, {1, 1, 2, 2})}, window) ==
+        std::vector<T>{0, 1, 0, 0});
   // pow with exponent 0: a zero gradient, even at x = 0.
   Attrs p0;
   Case pow0 = make(OpCode::pow_scalar, {}, p0);

@@ -115,6 +115,9 @@ class AllOpsNetT : public nn::HybridBlockT<T> {
     bn = this->register_block("bn", nn::BatchNormT<T>());
     w = this->register_parameter("w", Shape{4, 3});
     b = this->register_parameter("b", Shape{4});
+    gamma = this->register_parameter("gamma", Shape{8});
+    beta = this->register_parameter("beta", Shape{8});
+    table = this->register_parameter("table", Shape{6, 2});
   }
   TensorT<T> forward(const TensorT<T>& x) override {
     using namespace hybrid;
@@ -140,18 +143,23 @@ class AllOpsNetT : public nn::HybridBlockT<T> {
     const TensorT<T> taken = pad(take(act, from_vector<T>({5, 0, 3}), 1), {0, 0, 1, 2}, 0.5);  // (N, 6)
     const TensorT<T> st = stack<T>({act, hot, taken}, 1);         // (N, 3, 6)
     const std::vector<TensorT<T>> halves = split(st, 2, -1);      // two slices (N, 3, 3)
+    // Pooling, normalization and embedding.
+    const TensorT<T> img = reshape(act, {-1, 1, 2, 3});
+    const TensorT<T> ap = avg_pool2d(max_pool2d(img, {2, 2}, {1, 1}, {1, 1}), {2, 3}, {2, 1}, {1, 1}, false);  // (N, 1, 2, 4)
+    const TensorT<T> ln = layer_norm(reshape(ap, {-1, 8}), gamma->data(), beta->data(), 1, 0.0625);  // (N, 8)
+    const TensorT<T> nn_parts = concat<T>({reshape(global_avg_pool2d(ap), {-1, 1}), ln, embedding(best, table->data())}, 1);
     const TensorT<T> parts = concat<T>(
         {sum(mm, 1), mean(mm, -1), max(mm, 2), reshape(sum(mm, 2, true), {-1, 2}), transpose(sum(transpose(mm), 0)),
          slice(bin, 1, -4, 100), reshape(sum(halves[0], {1, 2}), {-1, 1}),
          reshape(mean(halves[1], {-1, -2}, true), {-1, 1}), max(reshape(st, {-1, 3, 2, 3}), {1, 3}), picked,
-         taken + broadcast_to(mean(x), {1, 6}) + dropout((*bn)(act), 0.25)},
-        1);  // (N, 25)
+         taken + broadcast_to(mean(x), {1, 6}) + dropout((*bn)(act), 0.25), nn_parts},
+        1);  // (N, 36)
     const TensorT<T> z = parts + mean(x) * T(0.5) - max(x) * T(0.25) + sum(x, 1, true) * T(0.125);
     return concat<T>({log_softmax(z, 1), softmax(z)}, -1);
   }
   std::shared_ptr<nn::DenseT<T>> dense;
   std::shared_ptr<nn::BatchNormT<T>> bn;
-  std::shared_ptr<nn::ParameterT<T>> w, b;
+  std::shared_ptr<nn::ParameterT<T>> w, b, gamma, beta, table;
 };
 
 /// Exports `net` after one hybridized call on an input of `in_shape`, imports
@@ -439,6 +447,12 @@ TEMPLATE_TEST_CASE("a model using every portable op round trips bit-identically"
   CHECK(attrs_of("batch_norm")[0]["axis"] == 1);
   CHECK(attrs_of("broadcast_to") == std::vector<ojson>{ojson::parse(R"({"shape": [1, 6]})")});
   for (const char* op : {"square", "rsqrt", "log1p", "gelu", "silu", "erf"}) CHECK(attrs_of(op) == std::vector<ojson>{ojson::object()});
+  CHECK(attrs_of("max_pool2d") ==
+        std::vector<ojson>{ojson::parse(R"({"kernel": [2, 2], "stride": [1, 1], "padding": [1, 1]})")});
+  CHECK(attrs_of("avg_pool2d") == std::vector<ojson>{ojson::parse(
+                                      R"({"kernel": [2, 3], "stride": [2, 1], "padding": [1, 1], "count_include_pad": false})")});
+  CHECK(attrs_of("layer_norm") == std::vector<ojson>{ojson::parse(R"({"axis": 1, "epsilon": 0.0625})")});
+  for (const char* op : {"global_avg_pool2d", "embedding"}) CHECK(attrs_of(op) == std::vector<ojson>{ojson::object()});
   // Reduction axes: null (all), an integer (one) or an array (several, sorted, non-negative).
   const auto sums = attrs_of("sum"), means = attrs_of("mean"), maxes = attrs_of("max");
   CHECK(std::count(sums.begin(), sums.end(), ojson::parse(R"({"axis": [1, 2], "keepdims": false})")) == 1);
@@ -695,6 +709,11 @@ TEST_CASE("malformed graph files are rejected with FormatError", "[io]") {
     // The executor's internal fused op is not part of the file format.
     msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = "fused_elementwise"; });
     CHECK_THAT(msg, Contains(at_relu) && Contains("unknown op 'fused_elementwise'"));
+    // Nor are the backward ops that gradient rules make.
+    for (const char* op : {"max_pool2d_backward", "avg_pool2d_backward", "embedding_backward"}) {
+      msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = op; });
+      CHECK_THAT(msg, Contains(at_relu) && Contains(std::string("unknown op '") + op + "'"));
+    }
   }
   SECTION("the wrong number of inputs") {
     std::string msg = load_edited([&](ojson& d) { d["nodes"][relu]["inputs"].push_back({0, 0, 0}); });

@@ -102,6 +102,14 @@ TEST_CASE("op table: traits agree with kernels and arities", "[ops][op_table]") 
   // dropout_mask is internal too: made by the train-mode lowering, never in a file.
   CHECK(hybrid::has_trait(OpCode::dropout_mask, hybrid::kInternal));
   CHECK(hybrid::has_trait(OpCode::dropout_mask, hybrid::kRandom));
+  // The other internal ops are backward ops, made only by gradient rules.
+  for (OpCode op : {OpCode::max_pool2d_backward, OpCode::avg_pool2d_backward, OpCode::embedding_backward}) {
+    CHECK(hybrid::has_trait(op, hybrid::kInternal));
+    CHECK_FALSE(hybrid::has_trait(op, hybrid::kElementwise));
+  }
+  int internal = 0;
+  for (int i = 0; i < hybrid::kOpCount; ++i) internal += hybrid::has_trait(code(i), hybrid::kInternal);
+  CHECK(internal == 5);
 }
 
 TEST_CASE("op table: trait membership", "[ops][op_table]") {

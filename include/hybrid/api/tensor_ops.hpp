@@ -331,6 +331,59 @@ TensorT<T> log_softmax(const TensorT<T>& t, int64_t axis = -1) {
   return detail::unary(OpCode::log_softmax, t, detail::axis_attrs<T>(axis));
 }
 
+// Pooling, normalization, embedding. Images are NCHW, as Gluon's.
+
+namespace detail {
+/// Pooling attributes; an empty stride means the kernel (Gluon's default).
+inline Attrs pool_attrs(const Shape& kernel, const Shape& stride, const Shape& padding) {
+  Attrs at;
+  at.kernel = kernel;
+  at.stride = stride.empty() ? kernel : stride;
+  at.padding = padding;
+  return at;
+}
+}  // namespace detail
+
+/// The largest element of each (kh, kw) window of x (N, C, H, W); padding
+/// never wins. Output (N, C, floor((H + 2ph - kh) / sh) + 1, …).
+template <class T>
+TensorT<T> max_pool2d(const TensorT<T>& x, const Shape& kernel, const Shape& stride = {},
+                      const Shape& padding = {0, 0}) {
+  return detail::unary(OpCode::max_pool2d, x, detail::pool_attrs(kernel, stride, padding));
+}
+
+/// The mean of each (kh, kw) window of x (N, C, H, W): divided by kh · kw
+/// with `count_include_pad` (Gluon's and PyTorch's default), else by the
+/// number of real elements in the window.
+template <class T>
+TensorT<T> avg_pool2d(const TensorT<T>& x, const Shape& kernel, const Shape& stride = {},
+                      const Shape& padding = {0, 0}, bool count_include_pad = true) {
+  Attrs at = detail::pool_attrs(kernel, stride, padding);
+  at.count_include_pad = count_include_pad;
+  return detail::unary(OpCode::avg_pool2d, x, at);
+}
+
+/// The mean of each (H, W) plane: (N, C, H, W) → (N, C, 1, 1).
+template <class T>
+TensorT<T> global_avg_pool2d(const TensorT<T>& x) { return detail::unary(OpCode::global_avg_pool2d, x); }
+
+/// Each line along `axis` normalized (mean 0, biased variance 1, epsilon
+/// added to the variance), then · gamma + beta, both of shape (x.shape[axis],).
+template <class T>
+TensorT<T> layer_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta, int64_t axis = -1,
+                      double epsilon = 1e-5) {
+  Attrs at = detail::axis_attrs<T>(axis);
+  at.epsilon = epsilon;
+  return ops::apply<T>(OpCode::layer_norm, {&x, &gamma, &beta}, at);
+}
+
+/// Row indices[...] of weight (input_dim, output_dim) for every index: shape
+/// indices.shape + (output_dim,). Indices are integers in [0, input_dim) stored in T.
+template <class T>
+TensorT<T> embedding(const TensorT<T>& indices, const TensorT<T>& weight) {
+  return detail::binary(OpCode::embedding, indices, weight);
+}
+
 /// |a - b| <= atol + rtol·|b| everywhere (shapes broadcast); NaN equals nothing.
 template <class T>
 bool allclose(const TensorT<T>& a, const TensorT<T>& b, double rtol = 1e-5, double atol = 1e-8) {

@@ -1,7 +1,8 @@
 #pragma once
 // The gradient column of the op table: for every OpCode, in OpCode order,
 // how gradients flow through it. A rule is a vector-Jacobian product written
-// with the tensor API (rules_elementwise.hpp, rules_structure.hpp), so it
+// with the tensor API (rules_elementwise.hpp, rules_structure.hpp,
+// rules_nn.hpp), so it
 // runs eagerly on the tape and, inside a trace, records table ops: the
 // backward of a traced graph is a graph that the passes fold, fuse and
 // memory-plan like any other.
@@ -12,6 +13,7 @@
 // without a rule must say why (zero, not_differentiable, internal).
 #include <array>
 
+#include "rules_nn.hpp"
 #include "rules_mode.hpp"
 
 namespace hybrid::autograd {
@@ -73,6 +75,14 @@ inline constexpr std::array<GradDef, kOpCount> kGradients = {{
     HYBRID_GRAD_RULE(max),
     HYBRID_GRAD_RULE_OUT(softmax),
     HYBRID_GRAD_RULE_OUT(log_softmax),
+    HYBRID_GRAD_RULE(max_pool2d),
+    HYBRID_GRAD_RULE(avg_pool2d),
+    HYBRID_GRAD_RULE(global_avg_pool2d),
+    HYBRID_GRAD_RULE(layer_norm),
+    HYBRID_GRAD_RULE(embedding),
+    HYBRID_GRAD_NONE(max_pool2d_backward, internal),
+    HYBRID_GRAD_NONE(avg_pool2d_backward, internal),
+    HYBRID_GRAD_NONE(embedding_backward, internal),
     HYBRID_GRAD_RULE(batch_norm),
     HYBRID_GRAD_RULE_OUT(dropout),
     HYBRID_GRAD_NONE(dropout_mask, zero),

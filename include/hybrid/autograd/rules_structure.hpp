@@ -10,7 +10,8 @@
 //     ties (as PyTorch's amax; a subgradient, unlike MXNet's full dy to
 //     each tie); NaN lines get no gradient;
 //   take and pick send nothing to their indices; a repeated index
-//     accumulates (take sums every use of an entry);
+//     accumulates (take sums every use of an entry: a scatter-add along
+//     axis 0, a one-hot matmul along other axes);
 //   fully_connected with an activation epilogue differentiates the
 //     activation through its own rule; the pre-activation x·Wᵀ + b is
 //     recomputed only when that rule reads its input (not for relu, tanh,
@@ -143,9 +144,10 @@ void pad(const GradArgs<T>& g, Grads<T>& gi) {
 
 // Indexing.
 
-/// take along axis: with x as (outer, D, inner), dy as (outer, M, inner) and
-/// the M indices one-hot as H (M, D), dx = Hᵀ · dy per outer row: each entry
-/// sums the gradients of every place it was taken to.
+/// take along axis: each entry sums the gradients of every place it was
+/// taken to. Along axis 0 (rows, as an embedding) a scatter-add of dy's M
+/// rows; along another axis, with x as (outer, D, inner), dy as (outer, M,
+/// inner) and the M indices one-hot as H (M, D), dx = Hᵀ · dy per outer row.
 template <class T>
 void take(const GradArgs<T>& g, Grads<T>& gi) {
   if (!begin_rule(g, gi)) return;
@@ -155,6 +157,14 @@ void take(const GradArgs<T>& g, Grads<T>& gi) {
   for (int d = 0; d < axis; ++d) outer *= in[d];
   for (int d = axis + 1; d < in.size(); ++d) inner *= in[d];
   const int64_t depth = in[axis], m = g.in[1]->size();
+  if (axis == 0) {
+    Attrs rows;
+    rows.depth = depth;
+    const TensorT<T> indices = hybrid::reshape(*g.in[1], Shape{m});
+    const TensorT<T> dy = hybrid::reshape(g.grad_out, Shape{m, inner});
+    gi[0] = hybrid::reshape(ops::apply<T>(OpCode::embedding_backward, {&indices, &dy}, rows), in);
+    return;
+  }
   const TensorT<T> hot = one_hot(hybrid::reshape(*g.in[1], Shape{m}), depth);  // (M, D)
   const TensorT<T> dy = hybrid::reshape(g.grad_out, Shape{outer, m, inner});
   gi[0] = hybrid::reshape(hybrid::matmul(hybrid::transpose(hot), dy), in);  // (outer, D, inner)

@@ -1,6 +1,8 @@
 #pragma once
 // Gluon's activation names and the ops they run: the one table shared by
-// Activation and Dense's `activation` argument.
+// Activation and Dense's `activation` argument. The names are the op table's
+// kActivation ops, plus "leaky_relu": an op with a slope attribute, which no
+// fully_connected epilogue carries, so it always runs as its own op.
 #include <string>
 
 #include "../api/tensor_ops.hpp"
@@ -13,8 +15,13 @@ namespace detail {
 /// The op of a Gluon activation name: the op table's ops with the
 /// kActivation trait, by name; "" (none, if `allow_none`) gives
 /// OpCode::count. `who` names the layer in the error for an unknown name.
+/// leaky_relu's slope below zero when named as an activation: MXNet's
+/// LeakyReLU default (slope = 0.25).
+inline constexpr double kLeakyReluSlope = 0.25;
+
 inline OpCode activation_op(const std::string& name, const std::string& who, bool allow_none = true) {
   if (name.empty() && allow_none) return OpCode::count;
+  if (name == op_def(OpCode::leaky_relu).name) return OpCode::leaky_relu;
   std::string valid;
   for (int i = 0; i < kOpCount; ++i) {
     const OpCode op = static_cast<OpCode>(i);
@@ -22,6 +29,7 @@ inline OpCode activation_op(const std::string& name, const std::string& who, boo
     if (name == op_def(op).name) return op;
     valid += std::string(valid.empty() ? "" : ", ") + '"' + op_def(op).name + '"';
   }
+  valid += std::string(", \"") + op_def(OpCode::leaky_relu).name + '"';
   throw Error(who + ": unknown activation '" + name + "'; valid names are " + valid +
               (allow_none ? " and \"\" for none" : ""));
 }
@@ -31,6 +39,7 @@ inline OpCode activation_op(const std::string& name, const std::string& who, boo
 template <class T>
 TensorT<T> apply_activation(OpCode op, const TensorT<T>& x) {
   if (op == OpCode::count) return x;
+  if (op == OpCode::leaky_relu) return hybrid::leaky_relu(x, kLeakyReluSlope);
   return ops::apply<T>(op, {&x});
 }
 

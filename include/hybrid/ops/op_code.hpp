@@ -27,6 +27,10 @@ enum class OpCode : uint8_t {
   take, pick, one_hot, argmax,
   // Reductions and normalisations.
   sum, mean, max, softmax, log_softmax,
+  // Pooling, normalization, embedding.
+  max_pool2d, avg_pool2d, global_avg_pool2d, layer_norm, embedding,
+  // Their backward ops (internal: only in backward graphs, never in files).
+  max_pool2d_backward, avg_pool2d_backward, embedding_backward,
   // Mode-dependent: their train-mode meaning is lowered per plan
   // (passes/lower_mode.hpp); the kernels compute the predict-mode meaning.
   batch_norm, dropout,

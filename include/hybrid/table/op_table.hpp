@@ -5,9 +5,11 @@
 #include <cstring>
 #include <string>
 
+#include "../kernels/embedding.hpp"
 #include "../kernels/indexing.hpp"
 #include "../kernels/linalg.hpp"
 #include "../kernels/normalization.hpp"
+#include "../kernels/pool.hpp"
 #include "../kernels/random.hpp"
 #include "../kernels/reduce.hpp"
 #include "../ops/fused_program.hpp"
@@ -119,6 +121,7 @@ template <class T> void softmax_k(const KernelArgs<T>& k) { softmax_kernel<T, fa
 template <class T> void log_softmax_k(const KernelArgs<T>& k) { softmax_kernel<T, true>(k); }
 
 constexpr uint32_t kReduceAttrs = kAttrAxes | kAttrKeepdims;
+constexpr uint32_t kPoolAttrs = kAttrKernel | kAttrStride | kAttrPadding;
 
 inline constexpr std::array<OpDef, kOpCount> kTable = {{
     HYBRID_OP(variable, "null", 0, kSource, 0, none, no_kernel, "a graph input or a parameter, bound at run time"),
@@ -181,6 +184,22 @@ inline constexpr std::array<OpDef, kOpCount> kTable = {{
     HYBRID_OP(softmax, "softmax", 1, 0, kAttrAxis, axis_preserving, softmax_k, "y = e^x / Σ e^x along axis"),
     HYBRID_OP(log_softmax, "log_softmax", 1, 0, kAttrAxis, axis_preserving, log_softmax_k,
               "y = x - ln Σ e^x along axis"),
+    HYBRID_OP(max_pool2d, "max_pool2d", 1, 0, kPoolAttrs, pool2d, max_pool2d_kernel,
+              "y[n, c, i, j] = max of x[n, c] over window (i, j); padding never wins"),
+    HYBRID_OP(avg_pool2d, "avg_pool2d", 1, 0, kPoolAttrs | kAttrCountIncludePad, pool2d, avg_pool2d_kernel,
+              "y[n, c, i, j] = Σ x[n, c] over window (i, j) / (kh · kw, or the real elements)"),
+    HYBRID_OP(global_avg_pool2d, "global_avg_pool2d", 1, 0, 0, global_avg_pool2d, global_avg_pool2d_kernel,
+              "y[n, c, 0, 0] = mean of x[n, c]"),
+    HYBRID_OP(layer_norm, "layer_norm", 3, 0, kAttrAxis | kAttrEpsilon, layer_norm, layer_norm_kernel,
+              "y = (x - mean) / √(var + epsilon) · gamma + beta along axis"),
+    HYBRID_OP(embedding, "embedding", 2, 0, 0, embedding, embedding_kernel,
+              "y[..., :] = weight[indices[...], :]"),
+    HYBRID_OP(max_pool2d_backward, "max_pool2d_backward", 2, kInternal, kPoolAttrs, max_pool2d_backward,
+              max_pool2d_backward_kernel, "dx = dy sent to the first maximum of each window of x"),
+    HYBRID_OP(avg_pool2d_backward, "avg_pool2d_backward", 1, kInternal, kPoolAttrs | kAttrCountIncludePad | kAttrShape,
+              avg_pool2d_backward, avg_pool2d_backward_kernel, "dx = dy / divisor spread over each window"),
+    HYBRID_OP(embedding_backward, "embedding_backward", 2, kInternal, kAttrDepth, embedding_backward,
+              embedding_backward_kernel, "dw[indices[p], :] += dy[p, :], dw of shape (depth, output_dim)"),
     HYBRID_OP(batch_norm, "batch_norm", 5, kModeDependent, kAttrAxis | kAttrEpsilon | kAttrMomentum, batch_norm,
               batch_norm_kernel,
               "y = (x - mean) · gamma / √(var + epsilon) + beta along axis; train mode: batch statistics"),

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../kernels/layout.hpp"
+#include "../kernels/pool.hpp"
 
 namespace hybrid::shape_rules {
 
@@ -307,6 +308,99 @@ inline Shape one_hot(OpCode, const char* op, const Shape* in, int, Attrs& a) {
                      std::to_string(Shape::kMaxDims) + " dimensions");
   Shape out = in[0];
   out.push_back(a.depth);
+  checked_numel(out, op);
+  return out;
+}
+
+// Pooling, normalization, embedding.
+
+/// Checks a pooling's input (N, C, H, W) and window; returns the pooled
+/// shape (N, C, Ho, Wo) with Gluon's floor rounding. Padding is at most half
+/// the window (as PyTorch), so no window lies wholly in the padding.
+inline Shape pooled_shape(const char* op, const Shape& x, const Attrs& a) {
+  if (x.size() != 4) throw ShapeError(std::string(op) + ": needs an input (N, C, H, W), got shape " + to_string(x));
+  const std::string window =
+      "kernel " + to_string(a.kernel) + ", stride " + to_string(a.stride) + ", padding " + to_string(a.padding);
+  if (a.kernel.size() != 2 || a.stride.size() != 2 || a.padding.size() != 2)
+    throw ShapeError(std::string(op) + ": kernel, stride and padding need 2 entries each, got " + window);
+  for (int d = 0; d < 2; ++d) {
+    if (a.kernel[d] < 1 || a.stride[d] < 1 || a.padding[d] < 0)
+      throw ShapeError(std::string(op) + ": kernel and stride must be >= 1 and padding >= 0, got " + window);
+    if (a.padding[d] > a.kernel[d] / 2)
+      throw ShapeError(std::string(op) + ": padding must be at most half the kernel, got " + window);
+    if (x[2 + d] < 1 || x[2 + d] < a.kernel[d] - 2 * a.padding[d])
+      throw ShapeError(std::string(op) + ": the window does not fit input " + to_string(x) + " with " + window);
+  }
+  checked_numel(a.kernel, op);  // the window's size kh · kw is a divisor
+  return Shape{x[0], x[1], kernels::PoolGeometry::pooled(x[2], a.kernel[0], a.stride[0], a.padding[0]),
+               kernels::PoolGeometry::pooled(x[3], a.kernel[1], a.stride[1], a.padding[1])};
+}
+
+/// max_pool2d, avg_pool2d: x (N, C, H, W) → (N, C, Ho, Wo).
+inline Shape pool2d(OpCode, const char* op, const Shape* in, int, Attrs& a) { return pooled_shape(op, in[0], a); }
+
+/// max_pool2d_backward(x, dy): dy has the pooled shape of x; the result x's.
+inline Shape max_pool2d_backward(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  const Shape pooled = pooled_shape(op, in[0], a);
+  if (in[1] != pooled)
+    throw ShapeError(std::string(op) + ": dy must have the pooled shape " + to_string(pooled) + ", got " +
+                     shapes_text(in, 2));
+  return in[0];
+}
+
+/// avg_pool2d_backward(dy): a.shape is x's shape, dy its pooled shape.
+inline Shape avg_pool2d_backward(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  const Shape pooled = pooled_shape(op, a.shape, a);
+  if (in[0] != pooled)
+    throw ShapeError(std::string(op) + ": dy must have the pooled shape " + to_string(pooled) + " of " +
+                     to_string(a.shape) + ", got " + to_string(in[0]));
+  return a.shape;
+}
+
+/// global_avg_pool2d: (N, C, H, W) → (N, C, 1, 1), H and W at least 1.
+inline Shape global_avg_pool2d(OpCode, const char* op, const Shape* in, int, Attrs&) {
+  if (in[0].size() != 4 || in[0][2] < 1 || in[0][3] < 1)
+    throw ShapeError(std::string(op) + ": needs an input (N, C, H, W) with H, W >= 1, got shape " +
+                     to_string(in[0]));
+  return Shape{in[0][0], in[0][1], 1, 1};
+}
+
+/// layer_norm(x, gamma, beta): gamma and beta of shape (x.shape[axis],).
+inline Shape layer_norm(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  if (in[0].empty()) throw ShapeError(std::string(op) + ": needs at least one dimension, got shape ()");
+  a.axis = normalize_axis(a.axis, in[0].size(), op);
+  const Shape param{in[0][static_cast<int>(a.axis)]};
+  if (in[1] != param || in[2] != param)
+    throw ShapeError(std::string(op) + ": gamma and beta must have shape " + to_string(param) + " (axis " +
+                     std::to_string(a.axis) + " of x), got " + shapes_text(in, 3));
+  if (!(a.epsilon >= 0))
+    throw ShapeError(std::string(op) + ": epsilon must be >= 0, got " + std::to_string(a.epsilon));
+  return in[0];
+}
+
+/// embedding(indices, weight): weight (input_dim, output_dim); the indices'
+/// shape followed by output_dim.
+inline Shape embedding(OpCode, const char* op, const Shape* in, int, Attrs&) {
+  if (in[1].size() != 2)
+    throw ShapeError(std::string(op) + ": weight must be (input_dim, output_dim), got " + shapes_text(in, 2));
+  if (in[0].size() == Shape::kMaxDims)
+    throw ShapeError(std::string(op) + ": indices of shape " + to_string(in[0]) + " already have " +
+                     std::to_string(Shape::kMaxDims) + " dimensions");
+  Shape out = in[0];
+  out.push_back(in[1][1]);
+  checked_numel(out, op);
+  return out;
+}
+
+/// embedding_backward(indices, dy): dy is the indices' shape followed by
+/// output_dim; the result (a.depth, output_dim).
+inline Shape embedding_backward(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  if (a.depth < 0) throw ShapeError(std::string(op) + ": depth must be >= 0, got " + std::to_string(a.depth));
+  bool ok = in[1].size() == in[0].size() + 1;
+  for (int d = 0; ok && d < in[0].size(); ++d) ok = in[0][d] == in[1][d];
+  if (!ok)
+    throw ShapeError(std::string(op) + ": dy must be the indices' shape plus one axis, got " + shapes_text(in, 2));
+  const Shape out{a.depth, in[1].back()};
   checked_numel(out, op);
   return out;
 }
