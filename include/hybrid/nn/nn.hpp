@@ -7,6 +7,7 @@
 #include "hybrid_block.hpp"
 #include "activation.hpp"
 #include "dense.hpp"
+#include "conv.hpp"
 #include "lambda.hpp"
 #include "loss.hpp"
 #include "sequential.hpp"
