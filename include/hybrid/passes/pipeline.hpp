@@ -6,6 +6,7 @@
 #include "common_subexpressions.hpp"
 #include "dead_code.hpp"
 #include "fold_constants.hpp"
+#include "fuse_conv.hpp"
 #include "fuse_dense.hpp"
 #include "fuse_elementwise.hpp"
 #include "options.hpp"
@@ -36,6 +37,7 @@ graph::Graph<T> optimize(graph::Graph<T> g, const HybridizeOptions& o) {
   }
   if (o.fuse) {
     g = fuse_dense(std::move(g));
+    g = fuse_conv(std::move(g));
     graph::debug_verify(g, "dense fusion");
     g = fuse_elementwise(std::move(g));
     graph::debug_verify(g, "elementwise fusion");
