@@ -6,6 +6,7 @@
 // while it is still in cache.
 #include <vector>
 
+#include "../api/tensor_ops.hpp"
 #include "fuse_dense.hpp"
 
 namespace hybrid::passes {
@@ -49,7 +50,9 @@ graph::Graph<T> fuse_conv(const graph::Graph<T>& g) {
         // The bias may be computed after the conv2d: the fused node takes the add's place.
         graph::Node<T> fc = *conv;
         int b = index[n.inputs[1 - k]];
-        if (bias.shape.size() != 1) {
+        if (bias.op == OpCode::constant && bias.shape.size() != 1) {
+          b = out.add_constant(hybrid::reshape(bias.value, Shape{conv->shape[1]}));  // folded now: folding ran before
+        } else if (bias.shape.size() != 1) {
           Attrs flat;
           flat.shape = Shape{conv->shape[1]};
           b = out.add_op(OpCode::reshape, {b}, flat);
