@@ -114,6 +114,8 @@ class AllOpsNetT : public nn::HybridBlockT<T> {
     dense = this->register_block("dense", nn::DenseT<T>(6, "", /*use_bias=*/false));
     w = this->register_parameter("w", Shape{4, 3});
     b = this->register_parameter("b", Shape{4});
+    cw = this->register_parameter("cw", Shape{2, 1, 2, 2});
+    cb = this->register_parameter("cb", Shape{2});
   }
   TensorT<T> forward(const TensorT<T>& x) override {
     using namespace hybrid;
@@ -138,18 +140,21 @@ class AllOpsNetT : public nn::HybridBlockT<T> {
     const TensorT<T> picked = pick(act, best, 1, true);           // (N, 1)
     const TensorT<T> taken = pad(take(act, from_vector<T>({5, 0, 3}), 1), {0, 0, 1, 2}, 0.5);  // (N, 6)
     const TensorT<T> st = stack<T>({act, hot, taken}, 1);         // (N, 3, 6)
+    // A grouped, padded, dilated convolution with a sigmoid epilogue: (N, 2, 1, 3) → (N, 2, 2, 1).
+    const TensorT<T> im = conv2d(reshape(act, {-1, 2, 1, 3}), cw->data(), cb->data(), {1, 1}, {1, 0}, {1, 2}, 2,
+                                 OpCode::sigmoid);
     const std::vector<TensorT<T>> halves = split(st, 2, -1);      // two slices (N, 3, 3)
     const TensorT<T> parts = concat<T>(
         {sum(mm, 1), mean(mm, -1), max(mm, 2), reshape(sum(mm, 2, true), {-1, 2}), transpose(sum(transpose(mm), 0)),
          slice(bin, 1, -4, 100), reshape(sum(halves[0], {1, 2}), {-1, 1}),
          reshape(mean(halves[1], {-1, -2}, true), {-1, 1}), max(reshape(st, {-1, 3, 2, 3}), {1, 3}), picked,
-         taken + broadcast_to(mean(x), {1, 6})},
-        1);  // (N, 25)
+         taken + broadcast_to(mean(x), {1, 6}), reshape(im, {-1, 4})},
+        1);  // (N, 29)
     const TensorT<T> z = parts + mean(x) * T(0.5) - max(x) * T(0.25) + sum(x, 1, true) * T(0.125);
     return concat<T>({log_softmax(z, 1), softmax(z)}, -1);
   }
   std::shared_ptr<nn::DenseT<T>> dense;
-  std::shared_ptr<nn::ParameterT<T>> w, b;
+  std::shared_ptr<nn::ParameterT<T>> w, b, cw, cb;
 };
 
 /// Exports `net` after one hybridized call on an input of `in_shape`, imports
@@ -432,6 +437,9 @@ TEMPLATE_TEST_CASE("a model using every portable op round trips bit-identically"
   CHECK(attrs_of("pick") == std::vector<ojson>{ojson::parse(R"({"axis": 1, "keepdims": true})")});
   CHECK(attrs_of("argmax") == std::vector<ojson>{ojson::parse(R"({"axis": 1, "keepdims": false})")});
   CHECK(attrs_of("stack") == std::vector<ojson>{ojson::parse(R"({"axis": 1})")});
+  CHECK(attrs_of("conv2d") == std::vector<ojson>{ojson::parse(
+                                  R"({"no_bias": false, "activation": "sigmoid", "stride": [1, 1], "padding": [1, 0],
+                                      "dilation": [1, 2], "groups": 2})")});
   CHECK(attrs_of("broadcast_to") == std::vector<ojson>{ojson::parse(R"({"shape": [1, 6]})")});
   for (const char* op : {"square", "rsqrt", "log1p", "gelu", "silu", "erf"}) CHECK(attrs_of(op) == std::vector<ojson>{ojson::object()});
   // Reduction axes: null (all), an integer (one) or an array (several, sorted, non-negative).
@@ -685,11 +693,16 @@ TEST_CASE("malformed graph files are rejected with FormatError", "[io]") {
     CHECK_THAT(load_edited([](ojson& d) { d["format_version"] = "1"; }), Contains("unsupported version"));
   }
   SECTION("an unknown op") {
-    std::string msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = "conv2d"; });
-    CHECK_THAT(msg, Contains(bad) && Contains(at_relu) && Contains("unknown op 'conv2d'"));
+    std::string msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = "conv3d"; });
+    CHECK_THAT(msg, Contains(bad) && Contains(at_relu) && Contains("unknown op 'conv3d'"));
     // The executor's internal fused op is not part of the file format.
     msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = "fused_elementwise"; });
     CHECK_THAT(msg, Contains(at_relu) && Contains("unknown op 'fused_elementwise'"));
+    // Nor are the convolution's backward ops.
+    for (const char* op : {"conv2d_backward_data", "conv2d_backward_weight"}) {
+      msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = op; });
+      CHECK_THAT(msg, Contains(at_relu) && Contains("unknown op '" + std::string(op) + "'"));
+    }
   }
   SECTION("the wrong number of inputs") {
     std::string msg = load_edited([&](ojson& d) { d["nodes"][relu]["inputs"].push_back({0, 0, 0}); });
