@@ -3,9 +3,8 @@
 // the input patches are unfolded (im2col) into the run's scratch as a
 // (C/groups · kh · kw) × (Ho · Wo) matrix and multiplied by the group's
 // weight rows; bias and the activation then run over that image's output
-// while it is still in cache. Small images are unfolded side by side, so one
-// GEMM is wide enough to run at Eigen's full speed. A 1×1 kernel with stride
-// 1 and no padding needs no unfolding: the image itself is the patch matrix.
+// while it is still in cache. A 1×1 kernel with stride 1 and no padding
+// needs no unfolding: the image itself is the patch matrix.
 //
 // The backward ops are the transposed products of the same matrices:
 // data = col2im(Wᵀ · dy) (patches summed back onto the pixels they came
@@ -65,15 +64,14 @@ inline void conv_valid_range(int64_t off, int64_t stride, int64_t w, int64_t wo,
 }
 
 /// Unfolds one group of one image (`x` points at its first channel) into
-/// `col`, patch() rows of pixels() entries, `ld` apart (several images'
-/// patches can sit side by side); padding reads as zero.
+/// `col`, a patch() × pixels() row-major matrix; padding reads as zero.
 template <class T>
-void im2col(const T* x, const ConvGeometry& g, T* col, int64_t ld) {
-  const int64_t cg = g.group_channels(), plane = g.h * g.w;
+void im2col(const T* x, const ConvGeometry& g, T* col) {
+  const int64_t cg = g.group_channels(), plane = g.h * g.w, pixels = g.pixels();
   for (int64_t c = 0; c < cg; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
-        T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
+        T* row = col + ((c * g.kh + i) * g.kw + j) * pixels;
         const int64_t off = j * g.dw - g.pw;
         int64_t lo, hi;
         conv_valid_range(off, g.sw, g.w, g.wo, lo, hi);
@@ -118,24 +116,10 @@ void col2im_add(const T* col, const ConvGeometry& g, T* x) {
       }
 }
 
-/// Images unfolded side by side for one forward GEMM: small images alone
-/// make GEMMs too narrow for Eigen's blocking, so their patches are joined
-/// up to about kConvMinColumns columns (the product is then scattered back
-/// into the NCHW output).
-inline constexpr int64_t kConvMinColumns = 1024;
-inline int64_t conv_images_per_gemm(const ConvGeometry& g) {
-  if (g.pointwise() || g.pixels() == 0) return 1;
-  return std::max<int64_t>(1, std::min(g.n, kConvMinColumns / g.pixels()));
-}
-
-/// Scratch of the three ops: one patch matrix (none for pointwise kernels);
-/// the forward's joined images also need their product before the scatter.
+/// Scratch of the three ops: one patch matrix, none for pointwise kernels.
 inline int64_t conv_patch_scratch(const ConvGeometry& g) { return g.pointwise() ? 0 : g.patch() * g.pixels(); }
 inline int64_t conv2d_scratch(const Attrs& a, const Shape* in, int, const Shape&) {
-  const ConvGeometry g = conv_geometry(in[0], in[1], a);
-  const int64_t images = conv_images_per_gemm(g);
-  if (images == 1) return conv_patch_scratch(g);
-  return (g.patch() + g.group_outputs()) * images * g.pixels();
+  return conv_patch_scratch(conv_geometry(in[0], in[1], a));
 }
 inline int64_t conv2d_backward_data_scratch(const Attrs& a, const Shape* in, int, const Shape& out) {
   return conv_patch_scratch(conv_geometry(out, in[1], a));
@@ -150,44 +134,29 @@ template <class T>
 void conv2d_kernel(const KernelArgs<T>& k, TileFn<T> act) {
   const ConvGeometry g = conv_geometry(k.in_shape[0], k.in_shape[1], k.attrs);
   const int64_t cg = g.group_channels(), og = g.group_outputs(), patch = g.patch(), pixels = g.pixels();
-  const int64_t images = conv_images_per_gemm(g);
   const T* bias = k.attrs.no_bias ? nullptr : k.in[2];
-  for (int64_t n0 = 0; n0 < g.n; n0 += images) {
-    const int64_t nb = std::min(images, g.n - n0), cols = nb * pixels;
+  for (int64_t n = 0; n < g.n; ++n) {
+    T* y = k.out + n * g.o * pixels;
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const T* x = k.in[0] + (n0 * g.c + grp * cg) * g.h * g.w;
-      T* y = k.out + (n0 * g.o + grp * og) * pixels;
+      Eigen::Map<RowMatrix<T>> Y(y + grp * og * pixels, og, pixels);
       if (patch == 0) {
-        for (int64_t b = 0; b < nb; ++b) std::fill(y + b * g.o * pixels, y + b * g.o * pixels + og * pixels, T(0));
+        Y.setZero();
         continue;
       }
-      Eigen::Map<const RowMatrix<T>> W(k.in[1] + grp * og * patch, og, patch);
-      if (g.pointwise()) {  // nb == 1: the image is the patch matrix
-        Eigen::Map<RowMatrix<T>>(y, og, pixels).noalias() = W * Eigen::Map<const RowMatrix<T>>(x, patch, pixels);
-        continue;
+      const T* x = k.in[0] + (n * g.c + grp * cg) * g.h * g.w;
+      const T* col = x;
+      if (!g.pointwise()) {
+        im2col(x, g, k.scratch);
+        col = k.scratch;
       }
-      for (int64_t b = 0; b < nb; ++b) im2col(x + b * g.c * g.h * g.w, g, k.scratch + b * pixels, cols);
-      Eigen::Map<const RowMatrix<T>> C(k.scratch, patch, cols);
-      if (nb == 1) {
-        Eigen::Map<RowMatrix<T>>(y, og, pixels).noalias() = W * C;
-        continue;
-      }
-      // The joined product, then each image's rows to their place in NCHW.
-      T* joined = k.scratch + patch * cols;
-      Eigen::Map<RowMatrix<T>>(joined, og, cols).noalias() = W * C;
-      for (int64_t b = 0; b < nb; ++b)
-        for (int64_t r = 0; r < og; ++r)
-          std::copy(joined + r * cols + b * pixels, joined + r * cols + (b + 1) * pixels,
-                    y + b * g.o * pixels + r * pixels);
+      Eigen::Map<const RowMatrix<T>> W(k.in[1] + grp * og * patch, og, patch), C(col, patch, pixels);
+      Y.noalias() = W * C;
     }
-    // The epilogue, on these images' output while it is in cache.
-    for (int64_t b = 0; b < nb; ++b) {
-      T* y = k.out + (n0 + b) * g.o * pixels;
-      if (bias) Eigen::Map<RowMatrix<T>>(y, g.o, pixels).colwise() += Eigen::Map<const ColVector<T>>(bias, g.o);
-      if (act) {
-        const T* args[1] = {y};
-        act(args, y, g.o * pixels, k.attrs);
-      }
+    // The epilogue, on this image's output while it is in cache.
+    if (bias) Eigen::Map<RowMatrix<T>>(y, g.o, pixels).colwise() += Eigen::Map<const ColVector<T>>(bias, g.o);
+    if (act) {
+      const T* args[1] = {y};
+      act(args, y, g.o * pixels, k.attrs);
     }
   }
 }
@@ -225,7 +194,7 @@ void conv2d_backward_weight_kernel(const KernelArgs<T>& k) {
       const T* x = k.in[0] + (n * g.c + grp * cg) * g.h * g.w;
       const T* col = x;
       if (!g.pointwise()) {
-        im2col(x, g, k.scratch, pixels);
+        im2col(x, g, k.scratch);
         col = k.scratch;
       }
       Eigen::Map<const RowMatrix<T>> C(col, patch, pixels);
