@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../allocation_counter.hpp"
 #include "../support/files.hpp"
 
 using namespace hybrid;
@@ -192,4 +193,24 @@ TEST_CASE("Conv2D: summary shows each layer's configuration and parameters", "[n
                        Contains("156"));
   CHECK_THAT(text, Contains("Conv2D(6 -> 16, kernel 5x5)") && Contains("(1, 16, 24, 24)") && Contains("2,416"));
   CHECK_THAT(text, Contains("Total params: 2,572"));
+}
+
+TEST_CASE("Conv2D: replays and eager conv2d calls allocate nothing but their output", "[nn][conv]") {
+  nn::HybridSequential net = small_conv_net<float>();
+  net.initialize();
+  const Tensor x = random::normal({2, 2, 7, 6});
+  net.hybridize();
+  net(x);
+  net(x);  // the plan's arena and scratch exist after the first replay
+  long before = testing::allocations();
+  for (int i = 0; i < 20; ++i) net(x);
+  // The output tensor only: its control block with Storage, and its aligned data buffer.
+  CHECK(testing::allocations() - before <= 2 * 20);
+
+  // Eagerly the patch matrix comes from the thread's scratch, grown once.
+  const Tensor w = random::normal({4, 2, 3, 3});
+  (void)conv2d(x, w, Tensor(), {1, 1}, {1, 1});
+  before = testing::allocations();
+  for (int i = 0; i < 20; ++i) (void)conv2d(x, w, Tensor(), {1, 1}, {1, 1});
+  CHECK(testing::allocations() - before <= 2 * 20);
 }
