@@ -746,6 +746,14 @@ void print_report(const std::map<std::string, double>& m) {
     ratio_line("hybridized, no memory plan", "BM_train/" + b + "/2", "BM_train_handwritten/" + b);
     ratio_line("libtorch eager (1 thread)", "BM_train_torch/" + b, "BM_train_handwritten/" + b);
   }
+  std::printf("conv2d, batch 64, float (time against Eigen's GEMM on the equivalent O x K x N*Ho*Wo product)\n");
+  const char* conv_names[] = {"LeNet conv1, 1->6 5x5 pad 2, 28x28", "LeNet conv2, 6->16 5x5, 14x14",
+                              "ResNet 64->64 3x3 pad 1, 28x28", "ResNet 64->64 3x3 pad 1, 14x14"};
+  for (int i = 0; i < 4; ++i) {
+    const std::string a = std::to_string(i);
+    ratio_line(std::string(conv_names[i]) + ", im2col", "BM_conv2d/" + a, "BM_conv_gemm/" + a);
+    ratio_line(std::string(conv_names[i]) + ", direct loop", "BM_conv2d_direct/" + a, "BM_conv_gemm/" + a);
+  }
   const double first = get("BM_mlp_first_call");
   if (first >= 0) std::printf("first hybridized call of the seed MLP (trace + passes + plan + run): %.1f us\n", first);
   for (const char* what : {"params", "graph"})
