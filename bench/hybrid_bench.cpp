@@ -6,7 +6,9 @@
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <atomic>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -540,6 +542,145 @@ BENCHMARK(BM_train_torch)->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_load_params)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_load_graph)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 
+// ---- Convolution -----------------------------------------------------------------------
+// conv2d's kernel (unfolding + GEMM + bias epilogue) on LeNet's and a ResNet
+// stage's shapes, against Eigen's GEMM on the equivalent matrix product
+// (M = O, K = C·kh·kw, N = batch·Ho·Wo), timed in the same run: the
+// "of GEMM" counter is the fraction of the GEMM's speed the convolution gets.
+
+struct ConvCase {
+  int64_t n, c, h, w, o, k, pad;
+  int64_t out() const { return h + 2 * pad - k + 1; }
+  double flops() const { return 2.0 * n * o * out() * out() * c * k * k; }
+};
+const ConvCase kConvCases[] = {
+    {64, 1, 28, 28, 6, 5, 2},    // LeNet conv1
+    {64, 6, 14, 14, 16, 5, 0},   // LeNet conv2
+    {64, 64, 28, 28, 64, 3, 1},  // ResNet stage, 28x28
+    {64, 64, 14, 14, 64, 3, 1},  // ResNet stage, 14x14
+};
+
+/// Seconds of this thread's CPU time that `f` takes, the best of 5 runs
+/// (CPU time, as the benchmarks' own rates, so other processes on the
+/// machine do not skew the ratio).
+template <class F>
+double best_cpu_seconds(F f) {
+  double best = 1e30;
+  for (int rep = 0; rep < 5; ++rep) {
+    timespec t0{}, t1{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    f();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    best = std::min(best, double(t1.tv_sec - t0.tv_sec) + 1e-9 * double(t1.tv_nsec - t0.tv_nsec));
+  }
+  return best;
+}
+
+/// GFLOP/s of Eigen's GEMM on (O × K) · (K × batch·Ho·Wo).
+double conv_gemm_gflops(const ConvCase& c) {
+  const int64_t m = c.o, k = c.c * c.k * c.k, n = c.n * c.out() * c.out();
+  const RowMatrix a = RowMatrix::Random(m, k), b = RowMatrix::Random(k, n);
+  RowMatrix y(m, n);
+  const double s = best_cpu_seconds([&] {
+    y.noalias() = a * b;
+    benchmark::DoNotOptimize(y.data());
+  });
+  return 2.0 * m * k * n / s / 1e9;
+}
+
+void BM_conv_gemm(benchmark::State& state) {
+  const ConvCase& c = kConvCases[state.range(0)];
+  const int64_t m = c.o, k = c.c * c.k * c.k, n = c.n * c.out() * c.out();
+  const RowMatrix a = RowMatrix::Random(m, k), b = RowMatrix::Random(k, n);
+  RowMatrix y(m, n);
+  for (auto _ : state) {
+    y.noalias() = a * b;
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, c.flops(), 0);
+}
+
+void BM_conv2d(benchmark::State& state) {
+  using namespace hybrid;
+  const ConvCase& c = kConvCases[state.range(0)];
+  random::seed(1);
+  const Tensor x = random::normal({c.n, c.c, c.h, c.w}), w = random::normal({c.o, c.c, c.k, c.k}),
+               b = random::normal({c.o});
+  Attrs at;
+  at.padding = Shape{c.pad, c.pad};
+  const Shape shapes[3] = {x.shape(), w.shape(), b.shape()};
+  const float* in[3] = {x.data(), w.data(), b.data()};
+  const Shape out_shape{c.n, c.o, c.out(), c.out()};
+  Tensor y = Tensor::empty(out_shape);
+  run_kernel<float>(OpCode::conv2d, in, shapes, 3, y.data(), out_shape, at);  // sizes the thread's scratch
+  const long before = g_allocations;
+  for (auto _ : state) {
+    run_kernel<float>(OpCode::conv2d, in, shapes, 3, y.data(), out_shape, at);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, c.flops(), g_allocations - before);
+  // The same product as one GEMM, and the convolution timed the same way.
+  const double gemm = conv_gemm_gflops(c);
+  const double conv = c.flops() / best_cpu_seconds([&] {
+                        run_kernel<float>(OpCode::conv2d, in, shapes, 3, y.data(), out_shape, at);
+                        benchmark::DoNotOptimize(y.data());
+                      }) / 1e9;
+  state.counters["GEMM GFLOP/s"] = gemm;
+  state.counters["of GEMM"] = conv / gemm;
+}
+
+/// The alternative to unfolding for few input channels (LeNet's conv1 has
+/// one): a direct loop where each weight tap adds a scaled input row segment
+/// to an output row (stride 1, groups 1), then the bias. Kept here as the
+/// point of comparison that decided against shipping it (see BM_conv2d_direct).
+void direct_conv(const float* x, const float* w, const float* bias, float* y, const ConvCase& c) {
+  const int64_t ho = c.out(), wo = c.out();
+  for (int64_t n = 0; n < c.n; ++n)
+    for (int64_t o = 0; o < c.o; ++o) {
+      float* yp = y + (n * c.o + o) * ho * wo;
+      std::fill(yp, yp + ho * wo, bias[o]);
+      for (int64_t ch = 0; ch < c.c; ++ch) {
+        const float* xp = x + (n * c.c + ch) * c.h * c.w;
+        for (int64_t oh = 0; oh < ho; ++oh) {
+          float* yr = yp + oh * wo;
+          for (int64_t i = 0; i < c.k; ++i) {
+            const int64_t ih = oh + i - c.pad;
+            if (ih < 0 || ih >= c.h) continue;
+            const float* xr = xp + ih * c.w;
+            for (int64_t j = 0; j < c.k; ++j) {
+              const float wv = w[((o * c.c + ch) * c.k + i) * c.k + j];
+              const int64_t off = j - c.pad;
+              const int64_t lo = std::max<int64_t>(0, -off), hi = std::min<int64_t>(wo, c.w - off);
+              for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow + off];
+            }
+          }
+        }
+      }
+    }
+}
+
+void BM_conv2d_direct(benchmark::State& state) {
+  using namespace hybrid;
+  const ConvCase& c = kConvCases[state.range(0)];
+  random::seed(1);
+  const Tensor x = random::normal({c.n, c.c, c.h, c.w}), w = random::normal({c.o, c.c, c.k, c.k}),
+               b = random::normal({c.o});
+  Tensor y = Tensor::empty({c.n, c.o, c.out(), c.out()});
+  for (auto _ : state) {
+    direct_conv(x.data(), w.data(), b.data(), y.data(), c);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, c.flops(), 0);
+  // The same numbers as the library's kernel.
+  Attrs at;
+  at.padding = Shape{c.pad, c.pad};
+  if (!allclose(y, conv2d(x, w, b, {1, 1}, at.padding), 1e-4, 1e-4)) state.SkipWithError("direct conv differs");
+}
+
+BENCHMARK(BM_conv_gemm)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_conv2d)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_conv2d_direct)->DenseRange(0, 1)->Unit(benchmark::kMicrosecond);
+
 // ---- The closing table ----------------------------------------------------------------
 
 /// Keeps each benchmark's median (or its only run) while printing as usual.
@@ -604,6 +745,14 @@ void print_report(const std::map<std::string, double>& m) {
     r["train_hybrid/" + b] = ratio_line("hybridized", "BM_train/" + b + "/1", "BM_train_handwritten/" + b);
     ratio_line("hybridized, no memory plan", "BM_train/" + b + "/2", "BM_train_handwritten/" + b);
     ratio_line("libtorch eager (1 thread)", "BM_train_torch/" + b, "BM_train_handwritten/" + b);
+  }
+  std::printf("conv2d, batch 64, float (time against Eigen's GEMM on the equivalent O x K x N*Ho*Wo product)\n");
+  const char* conv_names[] = {"LeNet conv1, 1->6 5x5 pad 2, 28x28", "LeNet conv2, 6->16 5x5, 14x14",
+                              "ResNet 64->64 3x3 pad 1, 28x28", "ResNet 64->64 3x3 pad 1, 14x14"};
+  for (int i = 0; i < 4; ++i) {
+    const std::string a = std::to_string(i);
+    ratio_line(std::string(conv_names[i]) + ", im2col", "BM_conv2d/" + a, "BM_conv_gemm/" + a);
+    ratio_line(std::string(conv_names[i]) + ", direct loop", "BM_conv2d_direct/" + a, "BM_conv_gemm/" + a);
   }
   const double first = get("BM_mlp_first_call");
   if (first >= 0) std::printf("first hybridized call of the seed MLP (trace + passes + plan + run): %.1f us\n", first);

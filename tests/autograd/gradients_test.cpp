@@ -250,6 +250,64 @@ void linalg_cases(ref::Rng& r, std::vector<Case>& cases) {
     }
 }
 
+/// conv2d: strides, padding, dilation, groups (depthwise too), the pointwise
+/// path, bias or not, an empty batch, and every epilogue activation.
+void conv_cases(ref::Rng& r, std::vector<Case>& cases) {
+  struct Cv {
+    Dims x, w;
+    Shape stride, padding, dilation;
+    int64_t groups;
+    bool bias;
+  };
+  const std::vector<Cv> shapes = {
+      {{2, 2, 5, 4}, {3, 2, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1, true},
+      {{1, 4, 6, 5}, {4, 2, 3, 2}, {2, 1}, {0, 1}, {1, 2}, 2, true},
+      {{2, 3, 5, 5}, {3, 1, 3, 3}, {2, 2}, {2, 2}, {2, 2}, 3, false},  // depthwise
+      {{2, 4, 3, 3}, {2, 4, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, true},   // pointwise: no unfolding
+      {{0, 2, 3, 3}, {2, 2, 2, 2}, {1, 1}, {0, 0}, {1, 1}, 1, true},   // empty batch
+  };
+  const std::vector<int64_t> activations = {-1,
+                                            static_cast<int64_t>(OpCode::relu),
+                                            static_cast<int64_t>(OpCode::tanh),
+                                            static_cast<int64_t>(OpCode::sigmoid),
+                                            static_cast<int64_t>(OpCode::softrelu),
+                                            static_cast<int64_t>(OpCode::gelu),
+                                            static_cast<int64_t>(OpCode::silu)};
+  for (size_t s = 0; s < shapes.size(); ++s)
+    for (int64_t act : activations) {
+      if (s > 0 && act != -1 && act != static_cast<int64_t>(OpCode::tanh)) continue;
+      const Cv& c = shapes[s];
+      Attrs at;
+      at.stride = c.stride;
+      at.padding = c.padding;
+      at.dilation = c.dilation;
+      at.groups = c.groups;
+      at.no_bias = !c.bias;
+      at.activation = act;
+      // relu: the pre-activation kept away from 0, redrawing until it is.
+      for (int attempt = 0;; ++attempt) {
+        std::vector<Array> in = {values(r, c.x, -1, 1), values(r, c.w, -1, 1)};
+        if (c.bias) in.push_back(values(r, {c.w[0]}, -1, 1));
+        bool ok = true;
+        if (act == static_cast<int64_t>(OpCode::relu)) {
+          Attrs plain = at;
+          plain.activation = -1;
+          std::vector<TensorT<double>> t;
+          for (const Array& a : in) t.push_back(ref::tensor<double>(a));
+          std::vector<const TensorT<double>*> p;
+          for (const auto& x : t) p.push_back(&x);
+          for (double z : hybrid::ops::apply<double>(OpCode::conv2d, p.data(), static_cast<int>(p.size()), plain)
+                              .to_vector())
+            ok = ok && std::abs(z) > 0.01;
+        }
+        if (ok || attempt == 100) {
+          cases.push_back(make(OpCode::conv2d, in, at));
+          break;
+        }
+      }
+    }
+}
+
 void layout_cases(ref::Rng& r, std::vector<Case>& cases) {
   auto shape_at = [](Dims s) {
     Attrs a;
@@ -435,6 +493,7 @@ const std::vector<Case>& all_cases() {
     unary_cases(r, c);
     binary_cases(r, c);
     linalg_cases(r, c);
+    conv_cases(r, c);
     layout_cases(r, c);
     indexing_cases(r, c);
     reduction_cases(r, c);
@@ -605,7 +664,7 @@ TEST_CASE("gradient column: every op has a rule or a reason for none", "[autogra
   }
   for (OpCode op : {OpCode::greater, OpCode::less, OpCode::equal, OpCode::one_hot, OpCode::argmax, OpCode::dropout_mask})
     CHECK(ag::grad_def(op).kind == GradKind::zero);
-  CHECK(rules == hybrid::kOpCount - 12);  // 2 sources, 6 piecewise constant, 4 internal
+  CHECK(rules == hybrid::kOpCount - 14);  // 2 sources, 6 piecewise constant, 6 internal
 }
 
 TEST_CASE("float rules agree with the double rules", "[autograd]") {

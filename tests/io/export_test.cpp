@@ -118,6 +118,8 @@ class AllOpsNetT : public nn::HybridBlockT<T> {
     gamma = this->register_parameter("gamma", Shape{8});
     beta = this->register_parameter("beta", Shape{8});
     table = this->register_parameter("table", Shape{6, 2});
+    cw = this->register_parameter("cw", Shape{2, 1, 2, 2});
+    cb = this->register_parameter("cb", Shape{2});
   }
   TensorT<T> forward(const TensorT<T>& x) override {
     using namespace hybrid;
@@ -142,6 +144,9 @@ class AllOpsNetT : public nn::HybridBlockT<T> {
     const TensorT<T> picked = pick(act, best, 1, true);           // (N, 1)
     const TensorT<T> taken = pad(take(act, from_vector<T>({5, 0, 3}), 1), {0, 0, 1, 2}, 0.5);  // (N, 6)
     const TensorT<T> st = stack<T>({act, hot, taken}, 1);         // (N, 3, 6)
+    // A grouped, padded, dilated convolution with a sigmoid epilogue: (N, 2, 1, 3) → (N, 2, 2, 1).
+    const TensorT<T> im = conv2d(reshape(act, {-1, 2, 1, 3}), cw->data(), cb->data(), {1, 1}, {1, 0}, {1, 2}, 2,
+                                 OpCode::sigmoid);
     const std::vector<TensorT<T>> halves = split(st, 2, -1);      // two slices (N, 3, 3)
     // Pooling, normalization and embedding.
     const TensorT<T> img = reshape(act, {-1, 1, 2, 3});
@@ -152,14 +157,14 @@ class AllOpsNetT : public nn::HybridBlockT<T> {
         {sum(mm, 1), mean(mm, -1), max(mm, 2), reshape(sum(mm, 2, true), {-1, 2}), transpose(sum(transpose(mm), 0)),
          slice(bin, 1, -4, 100), reshape(sum(halves[0], {1, 2}), {-1, 1}),
          reshape(mean(halves[1], {-1, -2}, true), {-1, 1}), max(reshape(st, {-1, 3, 2, 3}), {1, 3}), picked,
-         taken + broadcast_to(mean(x), {1, 6}) + dropout((*bn)(act), 0.25), nn_parts},
-        1);  // (N, 36)
+         taken + broadcast_to(mean(x), {1, 6}) + dropout((*bn)(act), 0.25), nn_parts, reshape(im, {-1, 4})},
+        1);  // (N, 40)
     const TensorT<T> z = parts + mean(x) * T(0.5) - max(x) * T(0.25) + sum(x, 1, true) * T(0.125);
     return concat<T>({log_softmax(z, 1), softmax(z)}, -1);
   }
   std::shared_ptr<nn::DenseT<T>> dense;
   std::shared_ptr<nn::BatchNormT<T>> bn;
-  std::shared_ptr<nn::ParameterT<T>> w, b, gamma, beta, table;
+  std::shared_ptr<nn::ParameterT<T>> w, b, gamma, beta, table, cw, cb;
 };
 
 /// Exports `net` after one hybridized call on an input of `in_shape`, imports
@@ -445,6 +450,9 @@ TEMPLATE_TEST_CASE("a model using every portable op round trips bit-identically"
   CHECK(attrs_of("dropout") == std::vector<ojson>{ojson::parse(R"({"rate": 0.25})")});
   REQUIRE(attrs_of("batch_norm").size() == 1);
   CHECK(attrs_of("batch_norm")[0]["axis"] == 1);
+  CHECK(attrs_of("conv2d") == std::vector<ojson>{ojson::parse(
+                                  R"({"no_bias": false, "activation": "sigmoid", "stride": [1, 1], "padding": [1, 0],
+                                      "dilation": [1, 2], "groups": 2})")});
   CHECK(attrs_of("broadcast_to") == std::vector<ojson>{ojson::parse(R"({"shape": [1, 6]})")});
   for (const char* op : {"square", "rsqrt", "log1p", "gelu", "silu", "erf"}) CHECK(attrs_of(op) == std::vector<ojson>{ojson::object()});
   CHECK(attrs_of("max_pool2d") ==
@@ -704,13 +712,14 @@ TEST_CASE("malformed graph files are rejected with FormatError", "[io]") {
     CHECK_THAT(load_edited([](ojson& d) { d["format_version"] = "1"; }), Contains("unsupported version"));
   }
   SECTION("an unknown op") {
-    std::string msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = "conv2d"; });
-    CHECK_THAT(msg, Contains(bad) && Contains(at_relu) && Contains("unknown op 'conv2d'"));
+    std::string msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = "conv3d"; });
+    CHECK_THAT(msg, Contains(bad) && Contains(at_relu) && Contains("unknown op 'conv3d'"));
     // The executor's internal fused op is not part of the file format.
     msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = "fused_elementwise"; });
     CHECK_THAT(msg, Contains(at_relu) && Contains("unknown op 'fused_elementwise'"));
     // Nor are the backward ops that gradient rules make.
-    for (const char* op : {"max_pool2d_backward", "avg_pool2d_backward", "embedding_backward"}) {
+    for (const char* op : {"max_pool2d_backward", "avg_pool2d_backward", "embedding_backward", "conv2d_backward_data",
+                           "conv2d_backward_weight"}) {
       msg = load_edited([&](ojson& d) { d["nodes"][relu]["op"] = op; });
       CHECK_THAT(msg, Contains(at_relu) && Contains(std::string("unknown op '") + op + "'"));
     }

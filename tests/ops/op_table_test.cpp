@@ -94,7 +94,8 @@ TEST_CASE("op table: traits agree with kernels and arities", "[ops][op_table]") 
       CHECK((d.attrs & hybrid::kAttrKeepdims) != 0);
     }
   }
-  // The one internal op: fused groups, elementwise but without a tile of its own.
+  // The internal ops: fused groups, elementwise but without a tile of its
+  // own, and the convolution's backward ops.
   CHECK(hybrid::has_trait(OpCode::fused_elementwise, hybrid::kInternal));
   CHECK(hybrid::has_trait(OpCode::fused_elementwise, hybrid::kElementwise));
   CHECK(op_def(OpCode::fused_elementwise).tile<float>() == nullptr);
@@ -109,7 +110,10 @@ TEST_CASE("op table: traits agree with kernels and arities", "[ops][op_table]") 
   }
   int internal = 0;
   for (int i = 0; i < hybrid::kOpCount; ++i) internal += hybrid::has_trait(code(i), hybrid::kInternal);
-  CHECK(internal == 5);
+  CHECK(internal == 7);
+  CHECK(hybrid::has_trait(OpCode::conv2d_backward_data, hybrid::kInternal));
+  CHECK(hybrid::has_trait(OpCode::conv2d_backward_weight, hybrid::kInternal));
+  CHECK_FALSE(hybrid::has_trait(OpCode::conv2d, hybrid::kInternal));
 }
 
 TEST_CASE("op table: trait membership", "[ops][op_table]") {

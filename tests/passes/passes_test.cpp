@@ -175,6 +175,86 @@ TEST_CASE("dense fusion folds bias and activation into fully_connected", "[passe
   }
 }
 
+TEST_CASE("conv fusion folds a per-channel bias and the activation into conv2d", "[passes]") {
+  auto W = random::normal<float>({4, 3, 3, 3});
+  SECTION("conv2d without bias, a (1, O, 1, 1) bias add and relu") {
+    auto g = trace::trace_graph<float>(
+        [&](const std::vector<Tensor>& in) { return relu(conv2d(in[0], in[1], Tensor(), {1, 1}, {1, 1}) + in[2]); },
+        std::vector<Shape>{{2, 3, 6, 6}, {4, 3, 3, 3}, {1, 4, 1, 1}});
+    CHECK(count_compute(g) == 3);
+    auto f = passes::fuse_conv(g);
+    // The bias variable is reshaped to (O,) for the kernel.
+    CHECK(count_compute(f) == 2);
+    CHECK(count_op(f, OpCode::reshape) == 1);
+    const auto& out = f.nodes[f.outputs[0]];
+    CHECK(out.op == OpCode::conv2d);
+    CHECK(out.attrs.activation == static_cast<int>(OpCode::relu));
+    CHECK_FALSE(out.attrs.no_bias);
+    CHECK(out.inputs.size() == 3);
+    CHECK(graph::op_label(out) == "conv2d+relu");
+  }
+  SECTION("an (O, 1, 1) bias on the left of the add, then tanh") {
+    auto b = random::normal<float>({4, 1, 1});
+    auto g = trace::trace_graph<float>(
+        [&](const Tensor& x) { return tanh(b + conv2d(x, W, Tensor())); }, Shape{2, 3, 5, 5});
+    auto f = passes::optimize(g, HybridizeOptions{});  // the reshape of the constant bias folds
+    CHECK(count_compute(f) == 1);
+    CHECK(f.nodes[f.outputs[0]].attrs.activation == static_cast<int>(OpCode::tanh));
+  }
+  SECTION("a Conv2D layer's conv2d and activation become one node") {
+    nn::Conv2D conv(4, 3, 1, 1, 1, 1, "relu");
+    conv.initialize();
+    conv.hybridize();
+    (void)conv(random::normal<float>({1, 3, 5, 5}));
+    CHECK(conv.graph_ops() == std::vector<std::string>{"conv2d"});
+    CHECK(conv.graph_dot().find("conv2d+relu") != std::string::npos);
+  }
+  SECTION("what is not a per-channel epilogue stays") {
+    auto bias = random::normal<float>({4});
+    auto g = trace::trace_graph<float>(
+        [&](const Tensor& x) {
+          Tensor h = conv2d(x, W, Tensor());
+          Tensor biased = conv2d(x, W, bias) + random::normal<float>({1, 4, 1, 1});  // has a bias already
+          Tensor wide = conv2d(x, W, Tensor()) + random::normal<float>({1, 1, 3, 3});   // not per channel
+          return relu(h) + h + biased + wide;  // h is used twice: relu stays
+        },
+        Shape{2, 3, 5, 5});
+    auto f = passes::fuse_conv(g);
+    CHECK(count_op(f, OpCode::relu) == 1);
+    CHECK(count_op(f, OpCode::add) == count_op(g, OpCode::add));
+    for (const auto& n : f.nodes)
+      if (n.op == OpCode::conv2d) CHECK(n.attrs.activation == -1);
+  }
+}
+
+TEMPLATE_TEST_CASE("the pipeline preserves a convolution's results", "[passes]", float, double) {
+  using T = TestType;
+  auto W1 = random::normal<T>({4, 2, 3, 3}), W2 = random::normal<T>({4, 2, 1, 1});
+  auto b1 = random::normal<T>({1, 4, 1, 1}), b2 = random::normal<T>({4});
+  auto fn = [&](const TensorT<T>& x) {
+    TensorT<T> h = sigmoid(conv2d(x, W1, TensorT<T>(), {2, 1}, {1, 1}) + b1);
+    return relu(conv2d(h, W2, b2, {1, 1}, {0, 0}, {1, 1}, 2));
+  };
+  auto g = trace::trace_graph<T>(fn, Shape{3, 2, 7, 6});
+  const auto x = random::normal<T>({3, 2, 7, 6});
+  const TensorT<T> expected = fn(x);
+  for (int mask = 0; mask < 16; ++mask) {
+    HybridizeOptions o;
+    o.fold_constants = mask & 1;
+    o.eliminate_common = mask & 2;
+    o.fuse = mask & 4;
+    o.plan_memory = mask & 8;
+    const auto optimized = passes::optimize(g, o);
+    if (o.fuse) CHECK(count_compute(optimized) == 2);  // two conv2d nodes, epilogues inside
+    exec::Executable<T> ex(optimized, o.plan_memory);
+    const T* in[1] = {x.data()};
+    TensorT<T> y[1];
+    ex.run(in, nullptr, y);
+    INFO("options mask " << mask);
+    CHECK(allclose(y[0], expected, std::is_same_v<T, float> ? 1e-5 : 1e-12, 1e-6));
+  }
+}
+
 TEMPLATE_TEST_CASE("the pipeline preserves results", "[passes]", float, double) {
   using T = TestType;
   auto W = random::normal<T>({16, 10}), b = random::normal<T>({16});

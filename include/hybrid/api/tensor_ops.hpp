@@ -171,6 +171,28 @@ TensorT<T> fully_connected(const TensorT<T>& x, const TensorT<T>& weight, const 
   return ops::apply<T>(OpCode::fully_connected, {&x, &weight, &bias}, at);
 }
 
+/// act(weight ⊛ x + bias), NCHW: x (N, C, H, W), weight (O, C/groups, kh, kw),
+/// bias (O,) or undefined (none). stride, padding (zeros on both sides) and
+/// dilation are (h, w) pairs; groups splits the channels (groups = C: depthwise).
+template <class T>
+TensorT<T> conv2d(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T>& bias = TensorT<T>(),
+                  const Shape& stride = {1, 1}, const Shape& padding = {0, 0}, const Shape& dilation = {1, 1},
+                  int64_t groups = 1, OpCode activation = OpCode::count) {
+  Attrs at;
+  at.stride = stride;
+  at.padding = padding;
+  at.dilation = dilation;
+  at.groups = groups;
+  at.no_bias = !bias.defined();
+  if (activation != OpCode::count) {
+    if (!has_trait(activation, kActivation))
+      throw Error(std::string("conv2d: ") + op_def(activation).name + " is not an activation");
+    at.activation = static_cast<int>(activation);
+  }
+  if (at.no_bias) return ops::apply<T>(OpCode::conv2d, {&x, &weight}, at);
+  return ops::apply<T>(OpCode::conv2d, {&x, &weight, &bias}, at);
+}
+
 // Layout.
 template <class T>
 TensorT<T> transpose(const TensorT<T>& t) { return detail::unary(OpCode::transpose, t); }

@@ -2,7 +2,7 @@
 // The gradient column of the op table: for every OpCode, in OpCode order,
 // how gradients flow through it. A rule is a vector-Jacobian product written
 // with the tensor API (rules_elementwise.hpp, rules_structure.hpp,
-// rules_nn.hpp), so it
+// rules_conv.hpp, rules_nn.hpp, rules_mode.hpp), so it
 // runs eagerly on the tape and, inside a trace, records table ops: the
 // backward of a traced graph is a graph that the passes fold, fuse and
 // memory-plan like any other.
@@ -13,6 +13,7 @@
 // without a rule must say why (zero, not_differentiable, internal).
 #include <array>
 
+#include "rules_conv.hpp"
 #include "rules_nn.hpp"
 #include "rules_mode.hpp"
 
@@ -75,6 +76,9 @@ inline constexpr std::array<GradDef, kOpCount> kGradients = {{
     HYBRID_GRAD_RULE(max),
     HYBRID_GRAD_RULE_OUT(softmax),
     HYBRID_GRAD_RULE_OUT(log_softmax),
+    HYBRID_GRAD_RULE(conv2d),
+    HYBRID_GRAD_NONE(conv2d_backward_data, internal),
+    HYBRID_GRAD_NONE(conv2d_backward_weight, internal),
     HYBRID_GRAD_RULE(max_pool2d),
     HYBRID_GRAD_RULE(avg_pool2d),
     HYBRID_GRAD_RULE(global_avg_pool2d),

@@ -36,7 +36,8 @@ class Executable {
         arg_shapes_.push_back(graph_.nodes[in].shape);
       }
       max_args_ = std::max(max_args_, s.n_args);
-      scratch_elements_ = std::max(scratch_elements_, scratch_elements(node.op, node.attrs, s.n_args));
+      scratch_elements_ = std::max(scratch_elements_, scratch_elements(node.op, node.attrs, arg_shapes_.data() + s.first_arg,
+                                                                        s.n_args, node.shape));
       steps_.push_back(s);
     }
     pool_.reserve(16);

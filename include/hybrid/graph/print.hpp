@@ -7,7 +7,7 @@
 
 namespace hybrid::graph {
 
-/// "relu", "fused_elementwise[multiply,add,tanh]", "fully_connected+relu".
+/// "relu", "fused_elementwise[multiply,add,tanh]", "fully_connected+relu", "conv2d+relu".
 template <class T>
 std::string op_label(const Node<T>& n) {
   std::string s = op_def(n.op).name;
@@ -17,7 +17,7 @@ std::string op_label(const Node<T>& n) {
       s += (i ? "," : "") + std::string(op_def(n.attrs.program->steps[i].op).name);
     s += ']';
   }
-  if (n.op == OpCode::fully_connected && n.attrs.activation >= 0)
+  if ((n.op == OpCode::fully_connected || n.op == OpCode::conv2d) && n.attrs.activation >= 0)
     s += std::string("+") + op_def(static_cast<OpCode>(n.attrs.activation)).name;
   return s;
 }

@@ -8,6 +8,7 @@
 #include "activation.hpp"
 #include "batch_norm.hpp"
 #include "dense.hpp"
+#include "conv.hpp"
 #include "int_pair.hpp"
 #include "pooling.hpp"
 #include "flatten.hpp"

@@ -23,13 +23,13 @@ struct Attrs {
   Shape axes;                 // sum, mean, max: the reduced axes; empty: all of them
   bool keepdims = false;      // reductions, pick, argmax
   double scalar = 0;          // power_scalar: the exponent
-  Shape shape;                // reshape (one -1 allowed), broadcast_to: the target
+  Shape shape;                // reshape (one -1 allowed), broadcast_to: the target; conv2d backward: the gradient's shape
   Shape perm;                 // transpose: the permutation (empty: reverse)
   int64_t begin = 0;          // slice
   int64_t end = 0;            // slice
   bool flatten = true;        // fully_connected: flatten trailing dims of x
-  bool no_bias = false;       // fully_connected: no third input
-  int64_t activation = -1;    // fully_connected epilogue: an OpCode with kActivation, or -1
+  bool no_bias = false;       // fully_connected, conv2d: no third input
+  int64_t activation = -1;    // fully_connected, conv2d epilogue: an OpCode with kActivation, or -1
   double alpha = 0.01;        // leaky_relu: the slope for x < 0
   double a_min = 0, a_max = 0;  // clip: the bounds
   int64_t depth = 0;          // one_hot: the number of classes

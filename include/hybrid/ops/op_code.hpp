@@ -27,6 +27,8 @@ enum class OpCode : uint8_t {
   take, pick, one_hot, argmax,
   // Reductions and normalisations.
   sum, mean, max, softmax, log_softmax,
+  // Convolution.
+  conv2d, conv2d_backward_data, conv2d_backward_weight,
   // Pooling, normalization, embedding.
   max_pool2d, avg_pool2d, global_avg_pool2d, layer_norm, embedding,
   // Their backward ops (internal: only in backward graphs, never in files).
@@ -49,7 +51,7 @@ enum OpTrait : uint32_t {
   kReduce = 1u << 3,       // reduces along axes
   kLayout = 1u << 4,       // moves data without arithmetic
   kInternal = 1u << 5,     // produced by passes; never in a graph file
-  kActivation = 1u << 6,   // a Gluon activation name; may run as a fully_connected epilogue
+  kActivation = 1u << 6,   // a Gluon activation name; may run as a fully_connected or conv2d epilogue
   kRandom = 1u << 7,       // draws random numbers when it runs: never folded, never merged
   kModeDependent = 1u << 8,  // means something else in train mode (lowered per plan)
 };

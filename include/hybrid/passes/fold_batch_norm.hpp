@@ -20,12 +20,14 @@ namespace hybrid::passes {
 
 namespace fold_batch_norm_detail {
 
-/// The channel axis of `op`'s output and of its weight, when batch_norm
-/// along `bn_axis` of its output normalizes the op's output channels.
+/// Whether `bn` normalizes the output channels of `producer` (a
+/// fully_connected or conv2d without an epilogue), whose weight has them
+/// on its axis 0.
 template <class T>
 bool foldable(const graph::Node<T>& producer, const graph::Node<T>& bn) {
   if (producer.attrs.activation >= 0) return false;  // the epilogue would come before the normalization
   if (producer.op == OpCode::fully_connected) return bn.attrs.axis == producer.shape.size() - 1;
+  if (producer.op == OpCode::conv2d) return bn.attrs.axis == 1;  // NCHW: the output channels
   return false;
 }
 

@@ -7,6 +7,7 @@
 #include "dead_code.hpp"
 #include "fold_batch_norm.hpp"
 #include "fold_constants.hpp"
+#include "fuse_conv.hpp"
 #include "fuse_dense.hpp"
 #include "fuse_elementwise.hpp"
 #include "options.hpp"
@@ -42,6 +43,7 @@ graph::Graph<T> optimize(graph::Graph<T> g, const HybridizeOptions& o) {
       if (o.fold_constants) g = fold_constants(std::move(g));  // weights that are constants fold
     }
     g = fuse_dense(std::move(g));
+    g = fuse_conv(std::move(g));
     graph::debug_verify(g, "dense fusion");
     g = fuse_elementwise(std::move(g));
     graph::debug_verify(g, "elementwise fusion");

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "../kernels/conv.hpp"
 #include "../kernels/embedding.hpp"
 #include "../kernels/indexing.hpp"
 #include "../kernels/linalg.hpp"
@@ -17,8 +18,9 @@
 
 namespace hybrid {
 
-/// Elements of per-run scratch a kernel needs (null in the table: none).
-using ScratchRule = int64_t (*)(const Attrs& attrs, int n_in);
+/// Elements of per-run scratch a kernel needs for inputs and an output of
+/// these shapes (null in the table: none).
+using ScratchRule = int64_t (*)(const Attrs& attrs, const Shape* in_shape, int n_in, const Shape& out_shape);
 
 struct OpDef {
   OpCode code;
@@ -91,8 +93,17 @@ void fully_connected(const KernelArgs<T>& k) {
   kernels::fully_connected_kernel(k, act);
 }
 
-inline int64_t elementwise_scratch(const Attrs&, int n_in) { return kernels::tile_scratch(n_in, 1); }
-inline int64_t fused_scratch(const Attrs& a, int n_in) {
+/// conv2d with its epilogue activation resolved to a tile function.
+template <class T>
+void conv2d(const KernelArgs<T>& k) {
+  const auto act = k.attrs.activation >= 0 ? tile_fn_of<T>(static_cast<OpCode>(k.attrs.activation)) : nullptr;
+  kernels::conv2d_kernel(k, act);
+}
+
+inline int64_t elementwise_scratch(const Attrs&, const Shape*, int n_in, const Shape&) {
+  return kernels::tile_scratch(n_in, 1);
+}
+inline int64_t fused_scratch(const Attrs& a, const Shape*, int n_in, const Shape&) {
   return kernels::tile_scratch(n_in, static_cast<int>(a.program ? a.program->steps.size() : 0));
 }
 
@@ -121,6 +132,7 @@ template <class T> void softmax_k(const KernelArgs<T>& k) { softmax_kernel<T, fa
 template <class T> void log_softmax_k(const KernelArgs<T>& k) { softmax_kernel<T, true>(k); }
 
 constexpr uint32_t kReduceAttrs = kAttrAxes | kAttrKeepdims;
+constexpr uint32_t kConvAttrs = kAttrStride | kAttrPadding | kAttrDilation | kAttrGroups;
 constexpr uint32_t kPoolAttrs = kAttrKernel | kAttrStride | kAttrPadding;
 
 inline constexpr std::array<OpDef, kOpCount> kTable = {{
@@ -184,6 +196,15 @@ inline constexpr std::array<OpDef, kOpCount> kTable = {{
     HYBRID_OP(softmax, "softmax", 1, 0, kAttrAxis, axis_preserving, softmax_k, "y = e^x / Σ e^x along axis"),
     HYBRID_OP(log_softmax, "log_softmax", 1, 0, kAttrAxis, axis_preserving, log_softmax_k,
               "y = x - ln Σ e^x along axis"),
+    OpDef{OpCode::conv2d, "conv2d", -1, 0, kConvAttrs | kAttrNoBias | kAttrActivation, &sr::conv2d,
+          HYBRID_K(tk::conv2d), nullptr, nullptr, &conv2d_scratch,
+          "y[n, o, p, q] = act(b[o] + Σ_{c, i, j} W[o, c, i, j] · x[n, g·C/G + c, p·sh + i·dh − ph, q·sw + j·dw − pw])"},
+    OpDef{OpCode::conv2d_backward_data, "conv2d_backward_data", 2, kInternal, kConvAttrs | kAttrShape,
+          &sr::conv2d_backward_data, HYBRID_K(conv2d_backward_data_kernel), nullptr, nullptr,
+          &conv2d_backward_data_scratch, "dx of conv2d from dy and W (shape: x's)"},
+    OpDef{OpCode::conv2d_backward_weight, "conv2d_backward_weight", 2, kInternal, kConvAttrs | kAttrShape,
+          &sr::conv2d_backward_weight, HYBRID_K(conv2d_backward_weight_kernel), nullptr, nullptr,
+          &conv2d_backward_weight_scratch, "dW of conv2d from x and dy (shape: W's)"},
     HYBRID_OP(max_pool2d, "max_pool2d", 1, 0, kPoolAttrs, pool2d, max_pool2d_kernel,
               "y[n, c, i, j] = max of x[n, c] over window (i, j); padding never wins"),
     HYBRID_OP(avg_pool2d, "avg_pool2d", 1, 0, kPoolAttrs | kAttrCountIncludePad, pool2d, avg_pool2d_kernel,
@@ -247,9 +268,10 @@ inline Shape infer_shape(OpCode op, const Shape* in, int n, Attrs& attrs) {
 }
 
 /// Elements of scratch the kernel of `op` needs for this call (0: none).
-inline int64_t scratch_elements(OpCode op, const Attrs& attrs, int n_in) {
+inline int64_t scratch_elements(OpCode op, const Attrs& attrs, const Shape* in_shape, int n_in,
+                                const Shape& out_shape) {
   const OpDef& d = op_def(op);
-  return d.scratch ? d.scratch(attrs, n_in) : 0;
+  return d.scratch ? d.scratch(attrs, in_shape, n_in, out_shape) : 0;
 }
 
 }  // namespace hybrid

@@ -25,7 +25,7 @@ T* thread_scratch(int64_t elements) {
 template <class T>
 void run_kernel(OpCode op, const T* const* in, const Shape* in_shape, int n_in, T* out, const Shape& out_shape,
                 const Attrs& attrs) {
-  const int64_t scratch = scratch_elements(op, attrs, n_in);
+  const int64_t scratch = scratch_elements(op, attrs, in_shape, n_in, out_shape);
   T* buf = scratch ? detail::thread_scratch<T>(scratch) : nullptr;
   op_def(op).kernel<T>()(KernelArgs<T>{op, in, in_shape, n_in, out, out_shape, attrs, buf});
 }

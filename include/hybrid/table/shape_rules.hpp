@@ -9,6 +9,7 @@
 #include <limits>
 #include <string>
 
+#include "../kernels/conv.hpp"
 #include "../kernels/layout.hpp"
 #include "../kernels/pool.hpp"
 
@@ -310,6 +311,93 @@ inline Shape one_hot(OpCode, const char* op, const Shape* in, int, Attrs& a) {
   out.push_back(a.depth);
   checked_numel(out, op);
   return out;
+}
+
+namespace conv_detail {
+
+/// stride, padding or dilation: two integers, each at least `least`.
+inline void check_pair(const char* op, const char* key, const Shape& v, int64_t least, const char* what) {
+  if (v.size() != 2)
+    throw ShapeError(std::string(op) + ": " + key + " needs two values (h, w), got " + to_string(v));
+  if (v[0] < least || v[1] < least)
+    throw ShapeError(std::string(op) + ": " + key + " must be " + what + ", got " + to_string(v));
+}
+
+/// Checks a convolution of data `x` by weight `w` under `a`'s attributes and
+/// returns its output shape (N, O, Ho, Wo); `shapes()` names the operands in
+/// errors (built only then: a valid call allocates nothing).
+template <class Text>
+Shape output(const char* op, const Shape& x, const Shape& w, const Attrs& a, Text shapes) {
+  const auto fail = [&](const std::string& what) { return ShapeError(std::string(op) + ": " + what); };
+  const auto str = [](int64_t v) { return std::to_string(v); };
+  check_pair(op, "stride", a.stride, 1, "positive");
+  check_pair(op, "dilation", a.dilation, 1, "positive");
+  check_pair(op, "padding", a.padding, 0, ">= 0");
+  if (x.size() != 4 || w.size() != 4)
+    throw fail("needs data (N, C, H, W) and a weight (O, C/groups, kh, kw), got " + shapes());
+  if (a.groups < 1) throw fail("groups must be >= 1, got " + str(a.groups));
+  if (x[1] % a.groups != 0)
+    throw fail(str(x[1]) + " input channels do not divide into " + str(a.groups) + " groups: " + shapes());
+  if (w[0] % a.groups != 0)
+    throw fail(str(w[0]) + " output channels do not divide into " + str(a.groups) + " groups: " + shapes());
+  if (w[1] != x[1] / a.groups)
+    throw fail("the weight has " + str(w[1]) + " channels per group but the data has " + str(x[1]) + " channels in " +
+               str(a.groups) + " groups (" + str(x[1] / a.groups) + " each): " + shapes());
+  if (w[2] < 1 || w[3] < 1) throw fail("the kernel must be at least 1x1: " + shapes());
+  int64_t extent[2];
+  for (int d = 0; d < 2; ++d) {
+    // padded = in + 2p and span = d(k − 1) + 1, both without overflow.
+    int64_t padded, span;
+    if (__builtin_mul_overflow(a.padding[d], int64_t{2}, &padded) || __builtin_add_overflow(padded, x[2 + d], &padded) ||
+        __builtin_mul_overflow(a.dilation[d], w[2 + d] - 1, &span) || __builtin_add_overflow(span, int64_t{1}, &span))
+      throw fail("padding " + to_string(a.padding) + " or dilation " + to_string(a.dilation) + " is too large: " +
+                 shapes());
+    if (span > padded)
+      throw fail("the kernel (dilated to " + str(span) + " along axis " + str(2 + d) +
+                 ") is larger than the padded input (" + str(padded) + "): " + shapes() + ", padding " +
+                 to_string(a.padding) + ", dilation " + to_string(a.dilation));
+    extent[d] = (padded - span) / a.stride[d] + 1;
+  }
+  const Shape out{x[0], w[0], extent[0], extent[1]};
+  checked_numel(out, op);
+  // The patch matrix the kernels unfold into scratch must be addressable too.
+  checked_numel(Shape{w[1], w[2], w[3], extent[0], extent[1]}, op);
+  return out;
+}
+
+}  // namespace conv_detail
+
+/// conv2d: data (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) unless no_bias.
+inline Shape conv2d(OpCode, const char* op, const Shape* in, int n, Attrs& a) {
+  if (n != (a.no_bias ? 2 : 3))
+    throw ShapeError(std::string(op) + ": expects " + (a.no_bias ? "2" : "3") + " inputs, got " + std::to_string(n));
+  const Shape out = conv_detail::output(op, in[0], in[1], a, [&] { return shapes_text(in, n); });
+  if (n == 3 && in[2] != Shape{in[1][0]})
+    throw ShapeError(std::string(op) + ": bias shape must be (" + std::to_string(in[1][0]) + ",), got " +
+                     shapes_text(in, n));
+  return out;
+}
+
+/// conv2d_backward_data: dy and the weight; a.shape is the data's shape, the result's.
+inline Shape conv2d_backward_data(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  checked_numel(a.shape, op);
+  const auto shapes = [&] { return "data " + to_string(a.shape) + ", weight " + to_string(in[1]); };
+  const Shape y = conv_detail::output(op, a.shape, in[1], a, shapes);
+  if (in[0] != y)
+    throw ShapeError(std::string(op) + ": dy has shape " + to_string(in[0]) + " but the convolution of " + shapes() +
+                     " gives " + to_string(y));
+  return a.shape;
+}
+
+/// conv2d_backward_weight: the data and dy; a.shape is the weight's shape, the result's.
+inline Shape conv2d_backward_weight(OpCode, const char* op, const Shape* in, int, Attrs& a) {
+  checked_numel(a.shape, op);
+  const auto shapes = [&] { return "data " + to_string(in[0]) + ", weight " + to_string(a.shape); };
+  const Shape y = conv_detail::output(op, in[0], a.shape, a, shapes);
+  if (in[1] != y)
+    throw ShapeError(std::string(op) + ": dy has shape " + to_string(in[1]) + " but the convolution of " + shapes() +
+                     " gives " + to_string(y));
+  return a.shape;
 }
 
 // Pooling, normalization, embedding.

@@ -1,0 +1,206 @@
+#pragma once
+// 2-D convolution, NCHW, on Eigen's GEMM. For each image and channel group,
+// the input patches are unfolded (im2col) into the run's scratch as a
+// (C/groups · kh · kw) × (Ho · Wo) matrix and multiplied by the group's
+// weight rows; bias and the activation then run over that image's output
+// while it is still in cache. A 1×1 kernel with stride 1 and no padding
+// needs no unfolding: the image itself is the patch matrix.
+//
+// The backward ops are the transposed products of the same matrices:
+// data = col2im(Wᵀ · dy) (patches summed back onto the pixels they came
+// from), weight = Σ_images dy · colᵀ.
+#include <algorithm>
+#include <cstring>
+
+#include "linalg.hpp"
+
+namespace hybrid::kernels {
+
+template <class T>
+using ColVector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+
+/// The sizes of one convolution, from the data and weight shapes and the
+/// attributes (already validated by the shape rule).
+struct ConvGeometry {
+  int64_t n = 0, c = 0, h = 0, w = 0;  // data (N, C, H, W)
+  int64_t o = 0, kh = 0, kw = 0;       // weight (O, C / groups, kh, kw)
+  int64_t groups = 1;
+  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  int64_t ho = 0, wo = 0;  // output (N, O, ho, wo)
+
+  int64_t group_channels() const { return c / groups; }
+  int64_t group_outputs() const { return o / groups; }
+  /// Rows of the patch matrix: the taps of one output pixel in one group.
+  int64_t patch() const { return group_channels() * kh * kw; }
+  int64_t pixels() const { return ho * wo; }
+  /// The data is its own patch matrix.
+  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+};
+
+/// Output extent along one axis: floor((in + 2p − d(k − 1) − 1) / s) + 1.
+inline int64_t conv_out_extent(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+inline ConvGeometry conv_geometry(const Shape& x, const Shape& weight, const Attrs& a) {
+  ConvGeometry g;
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+  g.o = weight[0], g.kh = weight[2], g.kw = weight[3];
+  g.groups = a.groups;
+  g.sh = a.stride[0], g.sw = a.stride[1];
+  g.ph = a.padding[0], g.pw = a.padding[1];
+  g.dh = a.dilation[0], g.dw = a.dilation[1];
+  g.ho = conv_out_extent(g.h, g.kh, g.sh, g.ph, g.dh);
+  g.wo = conv_out_extent(g.w, g.kw, g.sw, g.pw, g.dw);
+  return g;
+}
+
+/// The output columns [lo, hi) whose tap at offset `off` (= j·dw − pw) lands
+/// inside a row of `w` pixels; the others read padding.
+inline void conv_valid_range(int64_t off, int64_t stride, int64_t w, int64_t wo, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : std::min(wo, (-off + stride - 1) / stride);
+  hi = w - 1 - off < 0 ? 0 : std::min(wo, (w - 1 - off) / stride + 1);
+  hi = std::max(hi, lo);
+}
+
+/// Unfolds one group of one image (`x` points at its first channel) into
+/// `col`, a patch() × pixels() row-major matrix; padding reads as zero.
+template <class T>
+void im2col(const T* x, const ConvGeometry& g, T* col) {
+  const int64_t cg = g.group_channels(), plane = g.h * g.w, pixels = g.pixels();
+  for (int64_t c = 0; c < cg; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        T* row = col + ((c * g.kh + i) * g.kw + j) * pixels;
+        const int64_t off = j * g.dw - g.pw;
+        int64_t lo, hi;
+        conv_valid_range(off, g.sw, g.w, g.wo, lo, hi);
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          T* r = row + oh * g.wo;
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.h) {
+            std::fill(r, r + g.wo, T(0));
+            continue;
+          }
+          const T* src = x + c * plane + ih * g.w;  // column ow reads src[ow·sw + off]
+          std::fill(r, r + lo, T(0));
+          if (g.sw == 1) {
+            std::copy(src + lo + off, src + hi + off, r + lo);
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) r[ow] = src[ow * g.sw + off];
+          }
+          std::fill(r + hi, r + g.wo, T(0));
+        }
+      }
+}
+
+/// The adjoint of im2col: adds each entry of `col` onto the pixel of `x`
+/// (one group of one image) it was read from; padding entries are dropped.
+template <class T>
+void col2im_add(const T* col, const ConvGeometry& g, T* x) {
+  const int64_t cg = g.group_channels(), plane = g.h * g.w, pixels = g.pixels();
+  for (int64_t c = 0; c < cg; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T* row = col + ((c * g.kh + i) * g.kw + j) * pixels;
+        const int64_t off = j * g.dw - g.pw;
+        int64_t lo, hi;
+        conv_valid_range(off, g.sw, g.w, g.wo, lo, hi);
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.h) continue;
+          const T* r = row + oh * g.wo;
+          T* dst = x + c * plane + ih * g.w;
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw + off] += r[ow];
+        }
+      }
+}
+
+/// Scratch of the three ops: one patch matrix, none for pointwise kernels.
+inline int64_t conv_patch_scratch(const ConvGeometry& g) { return g.pointwise() ? 0 : g.patch() * g.pixels(); }
+inline int64_t conv2d_scratch(const Attrs& a, const Shape* in, int, const Shape&) {
+  return conv_patch_scratch(conv_geometry(in[0], in[1], a));
+}
+inline int64_t conv2d_backward_data_scratch(const Attrs& a, const Shape* in, int, const Shape& out) {
+  return conv_patch_scratch(conv_geometry(out, in[1], a));
+}
+inline int64_t conv2d_backward_weight_scratch(const Attrs& a, const Shape* in, int, const Shape& out) {
+  return conv_patch_scratch(conv_geometry(in[0], out, a));
+}
+
+/// y = act(W ⊛ x + b): inputs x, weight and (unless no_bias) bias; `act` is
+/// an elementwise tile function or null.
+template <class T>
+void conv2d_kernel(const KernelArgs<T>& k, TileFn<T> act) {
+  const ConvGeometry g = conv_geometry(k.in_shape[0], k.in_shape[1], k.attrs);
+  const int64_t cg = g.group_channels(), og = g.group_outputs(), patch = g.patch(), pixels = g.pixels();
+  const T* bias = k.attrs.no_bias ? nullptr : k.in[2];
+  for (int64_t n = 0; n < g.n; ++n) {
+    T* y = k.out + n * g.o * pixels;
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      Eigen::Map<RowMatrix<T>> Y(y + grp * og * pixels, og, pixels);
+      if (patch == 0) {
+        Y.setZero();
+        continue;
+      }
+      const T* x = k.in[0] + (n * g.c + grp * cg) * g.h * g.w;
+      const T* col = x;
+      if (!g.pointwise()) {
+        im2col(x, g, k.scratch);
+        col = k.scratch;
+      }
+      Eigen::Map<const RowMatrix<T>> W(k.in[1] + grp * og * patch, og, patch), C(col, patch, pixels);
+      Y.noalias() = W * C;
+    }
+    // The epilogue, on this image's output while it is in cache.
+    if (bias) Eigen::Map<RowMatrix<T>>(y, g.o, pixels).colwise() += Eigen::Map<const ColVector<T>>(bias, g.o);
+    if (act) {
+      const T* args[1] = {y};
+      act(args, y, g.o * pixels, k.attrs);
+    }
+  }
+}
+
+/// dx of a convolution: inputs dy and weight; the output has attrs.shape (x's).
+template <class T>
+void conv2d_backward_data_kernel(const KernelArgs<T>& k) {
+  const ConvGeometry g = conv_geometry(k.out_shape, k.in_shape[1], k.attrs);
+  const int64_t cg = g.group_channels(), og = g.group_outputs(), patch = g.patch(), pixels = g.pixels();
+  std::fill(k.out, k.out + numel(k.out_shape), T(0));
+  if (og == 0 || patch == 0) return;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      Eigen::Map<const RowMatrix<T>> W(k.in[1] + grp * og * patch, og, patch);
+      Eigen::Map<const RowMatrix<T>> dY(k.in[0] + (n * g.o + grp * og) * pixels, og, pixels);
+      T* dx = k.out + (n * g.c + grp * cg) * g.h * g.w;
+      if (g.pointwise()) {
+        Eigen::Map<RowMatrix<T>>(dx, patch, pixels).noalias() = W.transpose() * dY;
+      } else {
+        Eigen::Map<RowMatrix<T>>(k.scratch, patch, pixels).noalias() = W.transpose() * dY;
+        col2im_add(k.scratch, g, dx);
+      }
+    }
+}
+
+/// dW of a convolution: inputs x and dy; the output has attrs.shape (the weight's).
+template <class T>
+void conv2d_backward_weight_kernel(const KernelArgs<T>& k) {
+  const ConvGeometry g = conv_geometry(k.in_shape[0], k.out_shape, k.attrs);
+  const int64_t cg = g.group_channels(), og = g.group_outputs(), patch = g.patch(), pixels = g.pixels();
+  std::fill(k.out, k.out + numel(k.out_shape), T(0));
+  if (og == 0 || patch == 0) return;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const T* x = k.in[0] + (n * g.c + grp * cg) * g.h * g.w;
+      const T* col = x;
+      if (!g.pointwise()) {
+        im2col(x, g, k.scratch);
+        col = k.scratch;
+      }
+      Eigen::Map<const RowMatrix<T>> C(col, patch, pixels);
+      Eigen::Map<const RowMatrix<T>> dY(k.in[1] + (n * g.o + grp * og) * pixels, og, pixels);
+      Eigen::Map<RowMatrix<T>>(k.out + grp * og * patch, og, patch).noalias() += dY * C.transpose();
+    }
+}
+
+}  // namespace hybrid::kernels
