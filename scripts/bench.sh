@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds bench/hybrid_bench in Release and runs it with repetitions; it ends
-# with a table of medians as ratios against the hand-written Eigen baseline.
+# Builds a benchmark binary in Release and runs it with repetitions; it ends
+# with a table of medians as ratios against its baseline.
 #   REPS=10 ./scripts/bench.sh --benchmark_filter=mlp
+#   BENCH=cnn_bench ./scripts/bench.sh                           # the convolutional models
 #   BENCH_CMAKE_ARGS=-DHYBRID_WITH_TORCH=ON ./scripts/bench.sh   # adds libtorch
 # Extra arguments go to the benchmark binary.
 set -euo pipefail
@@ -15,7 +16,8 @@ BUILD=build-bench
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
   -DHYBRID_BUILD_TESTS=OFF -DHYBRID_BUILD_EXAMPLES=OFF -DHYBRID_BUILD_BENCHMARKS=ON \
   ${BENCH_CMAKE_ARGS:-}
-cmake --build "$BUILD" -j2 --target bench_hybrid_bench
+BENCH=${BENCH:-hybrid_bench}
+cmake --build "$BUILD" -j2 --target "bench_$BENCH"
 
-exec "$BUILD/bench/hybrid_bench" --benchmark_repetitions="${REPS:-5}" \
+exec "$BUILD/bench/$BENCH" --benchmark_repetitions="${REPS:-5}" \
   --benchmark_report_aggregates_only=true "$@"

@@ -284,3 +284,49 @@ TEST_CASE("BatchNorm exports its running statistics and the import trains and pr
   CHECK(allclose(imported->collect_params()["bn.running_var"]->data(), net.bn->running_var()->data(), 1e-5, 1e-7));
   CHECK(allclose((*imported)(x), net(x), 1e-5, 1e-6));
 }
+
+namespace {
+/// Conv2D → BatchNorm → relu, twice: each BatchNorm folds into its convolution.
+template <class T>
+class ConvBn : public nn::HybridBlockT<T> {
+ public:
+  ConvBn() {
+    conv1 = this->register_block("conv1", nn::Conv2DT<T>(4, 3, 1, 1));
+    bn1 = this->register_block("bn1", nn::BatchNormT<T>());
+    conv2 = this->register_block("conv2", nn::Conv2DT<T>(3, 3, 2, 1, 1, 1, "", /*use_bias=*/false));
+    bn2 = this->register_block("bn2", nn::BatchNormT<T>());
+  }
+  TensorT<T> forward(const TensorT<T>& x) override {
+    return relu((*bn2)((*conv2)(relu((*bn1)((*conv1)(x))))));
+  }
+  std::shared_ptr<nn::Conv2DT<T>> conv1, conv2;
+  std::shared_ptr<nn::BatchNormT<T>> bn1, bn2;
+};
+}  // namespace
+
+TEMPLATE_TEST_CASE("predict plans fold BatchNorm into the preceding conv2d", "[nn][batch_norm][passes]", float,
+                   double) {
+  using T = TestType;
+  random::seed(12);
+  const TensorT<T> x = random::normal<T>({2, 3, 7, 6});
+  ConvBn<T> net;
+  net.initialize();
+  (void)net(x);
+  seed_params(net.collect_params());
+  const TensorT<T> eager = net(x);
+  HybridizeOptions unfolded_options;
+  unfolded_options.fold_batch_norm = false;
+  net.hybridize(true, unfolded_options);
+  const TensorT<T> unfolded = net(x);
+  auto ops = net.graph_ops();
+  CHECK(std::count(ops.begin(), ops.end(), "batch_norm") == 2);
+  net.hybridize();
+  const TensorT<T> folded = net(x);
+  ops = net.graph_ops();
+  CHECK(std::count(ops.begin(), ops.end(), "batch_norm") == 0);
+  CHECK(std::count(ops.begin(), ops.end(), "conv2d") == 2);
+  CHECK(std::count(ops.begin(), ops.end(), "relu") == 0);  // both relus are conv2d epilogues now
+  const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+  check_close(as_double(folded), as_double(unfolded), tol);
+  check_close(as_double(folded), as_double(eager), tol);
+}
