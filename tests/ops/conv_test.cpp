@@ -243,6 +243,15 @@ TEST_CASE("conv2d: shape errors name the op, the problem and the shapes", "[ops]
   Attrs a;
   a.no_bias = false;
   CHECK_THROWS_WITH(hybrid::ops::apply<T>(OpCode::conv2d, {&x, &w}, a), Contains("conv2d: expects 3 inputs, got 2"));
+  // An epilogue that is not an activation op, given to the op directly.
+  for (int64_t bad : {int64_t{-2}, static_cast<int64_t>(OpCode::exp), int64_t{1000}}) {
+    Attrs e;
+    e.no_bias = true;
+    e.activation = bad;
+    CHECK_THROWS_AS(hybrid::ops::apply<T>(OpCode::conv2d, {&x, &w}, e), ShapeError);
+    CHECK_THROWS_WITH(hybrid::ops::apply<T>(OpCode::conv2d, {&x, &w}, e),
+                      Contains("conv2d: activation " + std::to_string(bad) + " is not an activation op"));
+  }
   // The backward ops check dy against the convolution their attributes describe.
   a.shape = Shape{1, 1, 6, 6};
   const TensorT<T> dy = t({1, 2, 3, 3});

@@ -262,6 +262,12 @@ inline Shape infer_shape(OpCode op, const Shape* in, int n, Attrs& attrs) {
   if (d.arity >= 0 && n != d.arity)
     throw ShapeError(std::string(d.name) + ": expects " + std::to_string(d.arity) + " inputs, got " +
                      std::to_string(n));
+  // An epilogue runs the named op's tile function: it must be an activation.
+  if ((d.attrs & kAttrActivation) && attrs.activation != -1 &&
+      (attrs.activation < 0 || attrs.activation >= kOpCount ||
+       !has_trait(static_cast<OpCode>(attrs.activation), kActivation)))
+    throw ShapeError(std::string(d.name) + ": activation " + std::to_string(attrs.activation) +
+                     " is not an activation op (-1: none)");
   Shape out = d.infer(op, d.name, in, n, attrs);
   checked_numel(out, d.name);
   return out;
