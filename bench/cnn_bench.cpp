@@ -11,6 +11,8 @@
 #include <map>
 #include <string>
 
+#include "median_collector.hpp"
+
 #ifdef HYBRID_HAVE_TORCH
 #include <torch/torch.h>
 #endif
@@ -160,19 +162,6 @@ BENCHMARK(BM_lenet_train_torch)->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond
 #endif
 BENCHMARK(BM_conv_bn_relu)->Args({1, 0})->Args({1, 1})->Args({16, 0})->Args({16, 1})->Unit(benchmark::kMicrosecond);
 
-/// Keeps each benchmark's median (or its only run) while printing as usual.
-class MedianCollector : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
-      if (r.run_type == Run::RT_Iteration && r.repetitions > 1) continue;
-      medians[r.run_name.str()] = r.GetAdjustedRealTime();
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, double> medians;  // µs
-};
 
 void print_report(const std::map<std::string, double>& m) {
   auto get = [&](const std::string& name) {

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "median_collector.hpp"
+
 #ifdef HYBRID_HAVE_TORCH
 #include <torch/torch.h>
 #endif
@@ -683,19 +685,6 @@ BENCHMARK(BM_conv2d_direct)->DenseRange(0, 1)->Unit(benchmark::kMicrosecond);
 
 // ---- The closing table ----------------------------------------------------------------
 
-/// Keeps each benchmark's median (or its only run) while printing as usual.
-class MedianCollector : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
-      if (r.run_type == Run::RT_Iteration && r.repetitions > 1) continue;
-      medians[r.run_name.str()] = r.GetAdjustedRealTime();
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, double> medians;  // in each benchmark's unit (µs; ms for loading)
-};
 
 void print_report(const std::map<std::string, double>& m) {
   auto get = [&](const std::string& name) {

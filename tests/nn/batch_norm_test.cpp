@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <hybrid/hybrid.hpp>
 
-#include "support/files.hpp"
+#include "../support/files.hpp"
 
 using namespace hybrid;
 using testing::TempDir;

@@ -7,8 +7,8 @@
 #include <hybrid/data.hpp>
 #include <hybrid/hybrid.hpp>
 
-#include "support/files.hpp"
-#include "support/models.hpp"
+#include "../support/files.hpp"
+#include "../support/models.hpp"
 
 using namespace hybrid;
 using testing::TempDir;
@@ -85,31 +85,29 @@ TEMPLATE_TEST_CASE("a ResNet with BatchNorm: eager = hybridized = imported", "[n
                                      std::is_same_v<T, float> ? 1e-5 : 1e-12);
 }
 
-TEST_CASE("LeNet and a ResNet train the same eager and hybridized", "[nn][cnn][training]") {
+namespace {
+/// Two copies of one model with the same parameters, one hybridized, train
+/// three steps each: every parameter (running statistics too) agrees.
+template <class MakeNet>
+void check_eager_trains_like_hybridized(MakeNet make_net) {
   random::seed(22);
   const TensorT<double> x = random::uniform<double>({4, 1, 28, 28});
   const TensorT<double> labels = from_vector<double>({1, 7, 3, 0}, {4});
-  {
-    INFO("LeNet");
-    auto eager = testing::lenet<double>(), hybridized = testing::lenet<double>();
-    (void)eager(x);
-    (void)hybridized(x);
-    copy_params<double>(eager, hybridized);
-    hybridized.hybridize();
-    const auto a = train_steps(eager, x, labels, 3), b = train_steps(hybridized, x, labels, 3);
-    REQUIRE(a.size() == b.size());
-    for (size_t k = 0; k < a.size(); ++k) CHECK(max_relative_difference(b[k], a[k]) <= 1e-10);
-  }
-  {
-    INFO("ResNet: BatchNorm's running statistics too");
-    auto eager = testing::small_resnet<double>(), hybridized = testing::small_resnet<double>();
-    (void)eager(x);
-    (void)hybridized(x);
-    copy_params<double>(eager, hybridized);
-    hybridized.hybridize();
-    const auto a = train_steps(eager, x, labels, 3), b = train_steps(hybridized, x, labels, 3);
-    REQUIRE(a.size() == b.size());
-    for (size_t k = 0; k < a.size(); ++k) CHECK(max_relative_difference(b[k], a[k]) <= 1e-10);
+  auto eager = make_net(), hybridized = make_net();
+  (void)eager(x);
+  (void)hybridized(x);
+  copy_params<double>(eager, hybridized);
+  hybridized.hybridize();
+  const auto a = train_steps(eager, x, labels, 3), b = train_steps(hybridized, x, labels, 3);
+  REQUIRE(a.size() == b.size());
+  for (size_t k = 0; k < a.size(); ++k) CHECK(max_relative_difference(b[k], a[k]) <= 1e-10);
+}
+}  // namespace
+
+TEST_CASE("LeNet and a ResNet train the same eager and hybridized", "[nn][cnn][training]") {
+  SECTION("LeNet") { check_eager_trains_like_hybridized([] { return testing::lenet<double>(); }); }
+  SECTION("ResNet, BatchNorm's running statistics too") {
+    check_eager_trains_like_hybridized([] { return testing::small_resnet<double>(); });
   }
 }
 
