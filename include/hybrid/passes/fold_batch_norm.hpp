@@ -6,8 +6,9 @@
 //   b' = (b - mean) · s + beta,
 // as TorchScript's freeze and ONNX Runtime do. The weights are parameters
 // bound at run time (a set_data() takes effect without recompiling), so W'
-// and b' are computed in the plan: a pass over the weights, small next to
-// the activations it saves a pass over; with constant weights they fold.
+// and b' are computed in the plan on every call: a pass over the weights
+// instead of one over the activations, done only where the output is at
+// least as large as the weight; with constant weights they fold.
 // Only plans are folded: exported graphs keep batch_norm, so they stay
 // trainable.
 #include <vector>
@@ -22,10 +23,13 @@ namespace fold_batch_norm_detail {
 
 /// Whether `bn` normalizes the output channels of `producer` (a
 /// fully_connected or conv2d without an epilogue), whose weight has them
-/// on its axis 0.
+/// on its axis 0, and folding pays: it trades a pass over the output for a
+/// pass over the weight, so a weight larger than the output (a wide layer at
+/// batch 1) stays unfolded.
 template <class T>
-bool foldable(const graph::Node<T>& producer, const graph::Node<T>& bn) {
+bool foldable(const graph::Node<T>& producer, const graph::Node<T>& weight, const graph::Node<T>& bn) {
   if (producer.attrs.activation >= 0) return false;  // the epilogue would come before the normalization
+  if (numel(weight.shape) > numel(producer.shape)) return false;
   if (producer.op == OpCode::fully_connected) return bn.attrs.axis == producer.shape.size() - 1;
   if (producer.op == OpCode::conv2d) return bn.attrs.axis == 1;  // NCHW: the output channels
   return false;
@@ -46,7 +50,9 @@ graph::Graph<T> fold_batch_norm(const graph::Graph<T>& g) {
     const graph::Node<T>& bn = g.nodes[static_cast<size_t>(i)];
     if (bn.op != OpCode::batch_norm) continue;
     const int p = bn.inputs[0];
-    if (uses[static_cast<size_t>(p)] != 1 || !fold_batch_norm_detail::foldable(g.nodes[static_cast<size_t>(p)], bn))
+    const graph::Node<T>& producer = g.nodes[static_cast<size_t>(p)];
+    if (uses[static_cast<size_t>(p)] != 1 || producer.inputs.size() < 2 ||
+        !fold_batch_norm_detail::foldable(producer, g.nodes[static_cast<size_t>(producer.inputs[1])], bn))
       continue;
     fold[static_cast<size_t>(i)] = 1;
     any = true;
