@@ -1,0 +1,101 @@
+// Results do not depend on the thread count: outputs and gradients are
+// bit-identical (memcmp) for 1, 2, 3 and 8 threads, eager and hybridized.
+#include <catch2/catch.hpp>
+#include <hybrid/hybrid.hpp>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "support/models.hpp"
+
+namespace nn = hybrid::nn;
+using hybrid::Tensor;
+
+namespace {
+
+const int kThreadCounts[] = {1, 2, 3, 8};
+
+/// Restores the thread count when a test ends, however it ends.
+struct ThreadCountGuard {
+  int saved = hybrid::get_num_threads();
+  ~ThreadCountGuard() { hybrid::set_num_threads(saved); }
+};
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(hybrid::numel(a.shape()))) == 0;
+}
+
+/// net(x) under each thread count, each compared bit for bit with 1 thread's.
+void check_forward(nn::HybridSequential& net, const Tensor& x) {
+  ThreadCountGuard guard;
+  hybrid::set_num_threads(1);
+  const Tensor reference = net(x).clone();
+  for (int n : kThreadCounts) {
+    hybrid::set_num_threads(n);
+    INFO("threads: " << n);
+    for (int run = 0; run < 2; ++run) CHECK(same_bits(net(x), reference));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("threads: the seed MLP's output is bit-identical for any thread count", "[threads][determinism]") {
+  hybrid::random::seed(11);
+  const Tensor x = hybrid::random::normal({64, 512});
+  nn::HybridSequential net = testing::seed_mlp<float>();
+  SECTION("eager") { check_forward(net, x); }
+  SECTION("hybridized") {
+    net.hybridize();
+    check_forward(net, x);
+  }
+}
+
+TEST_CASE("threads: LeNet's output is bit-identical for any thread count", "[threads][determinism]") {
+  hybrid::random::seed(12);
+  const Tensor x = hybrid::random::normal({16, 1, 28, 28});
+  nn::HybridSequential net = testing::lenet<float>();
+  SECTION("eager") { check_forward(net, x); }
+  SECTION("hybridized") {
+    net.hybridize();
+    check_forward(net, x);
+  }
+}
+
+TEST_CASE("threads: a hybridized training step's gradients are bit-identical", "[threads][determinism]") {
+  ThreadCountGuard guard;
+  hybrid::random::seed(13);
+  const Tensor x = hybrid::random::normal({16, 1, 28, 28});
+  std::vector<float> label_values(16);
+  for (size_t i = 0; i < label_values.size(); ++i) label_values[i] = static_cast<float>(i % 10);
+  const Tensor labels = hybrid::from_vector<float>(label_values, {16});
+  nn::HybridSequential net = testing::lenet<float>();
+  nn::loss::SoftmaxCrossEntropyLoss loss;
+  net.hybridize();
+  loss.hybridize();
+  const auto params = net.collect_params();
+
+  auto gradients = [&] {
+    Tensor l;
+    {
+      auto rec = hybrid::autograd::record();
+      l = loss(net(x), labels);
+    }
+    l.backward();
+    std::vector<Tensor> grads;
+    for (const auto& p : params) grads.push_back(p->grad().clone());
+    grads.push_back(l.clone());
+    return grads;
+  };
+  hybrid::set_num_threads(1);
+  const std::vector<Tensor> reference = gradients();
+  for (int n : kThreadCounts) {
+    hybrid::set_num_threads(n);
+    const std::vector<Tensor> grads = gradients();
+    REQUIRE(grads.size() == reference.size());
+    for (size_t i = 0; i < grads.size(); ++i) {
+      INFO("threads: " << n << ", gradient " << i);
+      CHECK(same_bits(grads[i], reference[i]));
+    }
+  }
+}
