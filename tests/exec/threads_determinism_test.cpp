@@ -26,28 +26,68 @@ bool same_bits(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(hybrid::numel(a.shape()))) == 0;
 }
 
-/// net(x) under each thread count, each compared bit for bit with 1 thread's.
-void check_forward(nn::HybridSequential& net, const Tensor& x) {
+/// f() under each thread count, each compared bit for bit with 1 thread's.
+template <class F>
+void check_same_for_all_counts(F f) {
   ThreadCountGuard guard;
   hybrid::set_num_threads(1);
-  const Tensor reference = net(x).clone();
+  const Tensor reference = f().clone();
   for (int n : kThreadCounts) {
     hybrid::set_num_threads(n);
     INFO("threads: " << n);
-    for (int run = 0; run < 2; ++run) CHECK(same_bits(net(x), reference));
+    for (int run = 0; run < 2; ++run) CHECK(same_bits(f(), reference));
   }
+}
+
+void check_forward(nn::HybridSequential& net, const Tensor& x) {
+  check_same_for_all_counts([&] { return net(x); });
 }
 
 }  // namespace
 
 TEST_CASE("threads: the seed MLP's output is bit-identical for any thread count", "[threads][determinism]") {
   hybrid::random::seed(11);
-  const Tensor x = hybrid::random::normal({64, 512});
+  // 64 rows: the chapter's batch; 300: several row blocks, the last one short.
+  const Tensor x = hybrid::random::normal({64, 512}), wide = hybrid::random::normal({300, 512});
   nn::HybridSequential net = testing::seed_mlp<float>();
-  SECTION("eager") { check_forward(net, x); }
+  SECTION("eager") {
+    check_forward(net, x);
+    check_forward(net, wide);
+  }
   SECTION("hybridized") {
     net.hybridize();
     check_forward(net, x);
+    check_forward(net, wide);
+  }
+}
+
+TEST_CASE("threads: each parallel kernel is bit-identical for any thread count", "[threads][determinism]") {
+  hybrid::random::seed(14);
+  const Tensor a = hybrid::random::normal({300, 256}), b = hybrid::random::normal({256, 96});
+  const Tensor batched = hybrid::random::normal({12, 40, 64}), rhs = hybrid::random::normal({64, 48});
+  const Tensor big = hybrid::random::normal({513, 1031}), row = hybrid::random::normal({1031});
+  const Tensor images = hybrid::random::normal({9, 6, 20, 20}), w = hybrid::random::normal({8, 3, 3, 3});
+  const Tensor planes = hybrid::random::normal({16, 16, 48, 48});  // enough planes to split
+  SECTION("matmul: row blocks and batches") {
+    check_same_for_all_counts([&] { return hybrid::matmul(a, b); });
+    check_same_for_all_counts([&] { return hybrid::matmul(batched, rhs); });
+  }
+  SECTION("elementwise, fused by broadcasting") {
+    check_same_for_all_counts([&] { return hybrid::tanh(big * row + 1.5f); });
+  }
+  SECTION("reductions over each axis, softmax") {
+    check_same_for_all_counts([&] { return hybrid::sum(big, 0); });
+    check_same_for_all_counts([&] { return hybrid::sum(big, 1); });
+    check_same_for_all_counts([&] { return hybrid::max(big, 0); });
+    check_same_for_all_counts([&] { return hybrid::mean(big); });
+    check_same_for_all_counts([&] { return hybrid::softmax(big, 1); });
+    check_same_for_all_counts([&] { return hybrid::log_softmax(big, 0); });
+  }
+  SECTION("grouped convolution and pooling") {
+    check_same_for_all_counts([&] { return hybrid::conv2d(images, w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 2); });
+    check_same_for_all_counts([&] { return hybrid::max_pool2d(planes, {2, 2}); });
+    check_same_for_all_counts([&] { return hybrid::avg_pool2d(planes, {3, 3}, {2, 2}); });
+    check_same_for_all_counts([&] { return hybrid::global_avg_pool2d(planes); });
   }
 }
 
