@@ -85,6 +85,17 @@ TEST_CASE("threads: each parallel kernel is bit-identical for any thread count",
   }
   SECTION("grouped convolution and pooling") {
     check_same_for_all_counts([&] { return hybrid::conv2d(images, w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 2); });
+    // Batch 1: split over blocks of output channels, with the bias and relu epilogue.
+    const Tensor one = hybrid::random::normal({1, 16, 24, 24}), w64 = hybrid::random::normal({64, 16, 3, 3});
+    const Tensor b64 = hybrid::random::normal({64});
+    auto single = [&] { return hybrid::conv2d(one, w64, b64, {1, 1}, {1, 1}, {1, 1}, 1, hybrid::OpCode::relu); };
+    check_same_for_all_counts(single);
+    // The channel split computes what the image split does, up to rounding.
+    ThreadCountGuard guard;
+    hybrid::set_num_threads(3);
+    const Tensor pair = hybrid::conv2d(hybrid::concat({one, one}), w64, b64, {1, 1}, {1, 1}, {1, 1}, 1,
+                                       hybrid::OpCode::relu);
+    CHECK(hybrid::allclose(single(), hybrid::slice(pair, 0, 0, 1), 1e-5, 1e-5));
     check_same_for_all_counts([&] { return hybrid::max_pool2d(planes, {2, 2}); });
     check_same_for_all_counts([&] { return hybrid::avg_pool2d(planes, {3, 3}, {2, 2}); });
     check_same_for_all_counts([&] { return hybrid::global_avg_pool2d(planes); });
