@@ -12,7 +12,9 @@
 // No oversubscription, no deadlock: one parallel region runs on the pool at a
 // time; a caller that finds the pool busy, and any parallel_for issued from
 // inside a chunk (nested), runs its chunks inline, in order, on its own thread.
+#if defined(__linux__)
 #include <sched.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -88,9 +90,11 @@ inline int cgroup_cpu_limit() {
 /// The cores this process may use: its affinity mask, capped by a cgroup quota.
 inline int available_cores() {
   int cores = 0;
+#if defined(__linux__)
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) == 0) cores = CPU_COUNT(&set);
+#endif
   if (cores <= 0) cores = static_cast<int>(std::thread::hardware_concurrency());
   if (const int quota = cgroup_cpu_limit(); quota > 0) cores = std::min(cores, quota);
   return std::max(cores, 1);
