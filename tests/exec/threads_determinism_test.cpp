@@ -80,6 +80,9 @@ TEST_CASE("threads: each parallel kernel is bit-identical for any thread count",
     check_same_for_all_counts([&] { return hybrid::sum(big, 1); });
     check_same_for_all_counts([&] { return hybrid::max(big, 0); });
     check_same_for_all_counts([&] { return hybrid::mean(big); });
+    check_same_for_all_counts([&] { return hybrid::sum(planes, std::vector<int64_t>{0, 2, 3}); });
+    check_same_for_all_counts([&] { return hybrid::max(planes, std::vector<int64_t>{1, 3}); });
+    check_same_for_all_counts([&] { return hybrid::sum(planes, std::vector<int64_t>{0, 2}); });
     check_same_for_all_counts([&] { return hybrid::softmax(big, 1); });
     check_same_for_all_counts([&] { return hybrid::log_softmax(big, 0); });
   }

@@ -58,8 +58,53 @@ void reduce_kernel(const KernelArgs<T>& k) {
   const T* x = k.in[0];
   T* y = k.out;
   const int64_t n_out = numel(k.out_shape);
-  if (g.reduced_groups > 1) {
-    // Several separate reduced groups: walk the input once, adding each
+  if (g.reduced_groups > 1 && g.reduced[g.n - 1] && g.reduced_count > 0) {
+    // Several reduced groups, the innermost among them (a conv bias gradient:
+    // N, H·W of NCHW): each output adds its elements in input order, a
+    // contiguous row at a time, so outputs split over the pool and every sum
+    // keeps the order of the single walk below.
+    int64_t in_stride[Shape::kMaxDims];
+    for (int64_t d = g.n - 1, acc = 1; d >= 0; --d) {
+      in_stride[d] = acc;
+      acc *= g.extent[d];
+    }
+    const int64_t inner = g.extent[g.n - 1];
+    parallel_for(0, n_out, grain_for(g.reduced_count), [&](int64_t lo, int64_t hi) {
+      for (int64_t o = lo; o < hi; ++o) {
+        int64_t rem = o, base = 0;
+        for (int d = g.n - 1; d >= 0; --d)
+          if (!g.reduced[d]) {
+            base += rem % g.extent[d] * in_stride[d];
+            rem /= g.extent[d];
+          }
+        T r = R == Reduction::max ? -std::numeric_limits<T>::infinity() : T(0);
+        int64_t idx[Shape::kMaxDims] = {};
+        for (;;) {
+          int64_t off = base;
+          for (int d = 0; d < g.n - 1; ++d)
+            if (g.reduced[d]) off += idx[d] * in_stride[d];
+          const T* row = x + off;
+          for (int64_t i = 0; i < inner; ++i) {
+            if constexpr (R == Reduction::max) {
+              const T v = row[i];
+              if (!std::isnan(r) && (v > r || std::isnan(v))) r = v;  // NaN propagates
+            } else {
+              r += row[i];
+            }
+          }
+          int d = g.n - 2;
+          for (; d >= 0; --d) {
+            if (!g.reduced[d]) continue;
+            if (++idx[d] < g.extent[d]) break;
+            idx[d] = 0;
+          }
+          if (d < 0) break;
+        }
+        y[o] = r;
+      }
+    });
+  } else if (g.reduced_groups > 1) {
+    // Several separate reduced groups, the innermost kept: walk the input once, adding each
     // element into its output through strides that are 0 along reduced groups.
     int64_t out_stride[Shape::kMaxDims];
     int64_t acc = 1;
