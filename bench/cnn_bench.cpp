@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <hybrid/hybrid.hpp>
 #include <map>
 #include <string>
@@ -196,6 +197,9 @@ void print_report(const std::map<std::string, double>& m) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every baseline here runs on one core, so hybrid does too unless
+  // HYBRID_NUM_THREADS asks otherwise (BM_mlp_pool sets its own count).
+  if (!std::getenv("HYBRID_NUM_THREADS")) hybrid::set_num_threads(1);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   MedianCollector reporter;

@@ -158,7 +158,8 @@ void BM_mlp_hybrid(benchmark::State& state) {
   state.counters["arena_bytes"] = static_cast<double>(net.arena_bytes());
 }
 
-// Two callers at once on one hybridized block (throughput; each call is single-threaded).
+// Two callers at once on one hybridized block (throughput; they share the
+// thread pool: a call that finds it busy runs on its caller alone).
 void BM_mlp_hybrid_threads(benchmark::State& state) {
   // Thread 0 builds the shared block; every thread waits at the loop's start.
   static std::unique_ptr<nn::HybridSequential> net;
@@ -182,6 +183,23 @@ void BM_mlp_handwritten_threads(benchmark::State& state) {
   const RowMatrix xm = Eigen::Map<const RowMatrix>(x.data(), batch, 512);
   for (auto _ : state) benchmark::DoNotOptimize(mlp.run(xm).data());
   state.counters["calls/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+// One caller, its kernels split over range(1) threads (hybrid::set_num_threads);
+// real time, since the workers' CPU time is not the caller's.
+void BM_mlp_pool(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  const int saved = hybrid::get_num_threads();
+  hybrid::set_num_threads(static_cast<int>(state.range(1)));
+  auto net = seed_mlp();
+  net.hybridize();
+  random::seed(1);
+  const Tensor x = random::normal<float>({batch, 512});
+  net(x);
+  const long before = g_allocations;
+  for (auto _ : state) benchmark::DoNotOptimize(net(x).data());
+  set_counters(state, mlp_flops(net, batch), g_allocations - before);
+  hybrid::set_num_threads(saved);
 }
 
 #ifdef HYBRID_HAVE_TORCH
@@ -530,6 +548,11 @@ BENCHMARK(BM_mlp_torch)->Apply(mlp_batches)->Unit(benchmark::kMicrosecond);
 #endif
 BENCHMARK(BM_mlp_handwritten_threads)->Arg(256)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_mlp_hybrid_threads)->Arg(256)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_mlp_pool)
+    ->ArgsProduct({{1, 256, 1024}, {1, 2}})
+    ->ArgNames({"batch", "threads"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_mlp_first_call)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_deep_handwritten)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_deep)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
@@ -776,6 +799,9 @@ void print_report(const std::map<std::string, double>& m) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every baseline here runs on one core, so hybrid does too unless
+  // HYBRID_NUM_THREADS asks otherwise (BM_mlp_pool sets its own count).
+  if (!std::getenv("HYBRID_NUM_THREADS")) hybrid::set_num_threads(1);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   MedianCollector reporter;

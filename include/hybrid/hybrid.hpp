@@ -24,6 +24,7 @@
 #include "core/random.hpp"
 #include "core/shape.hpp"
 #include "core/tensor.hpp"
+#include "core/thread_pool.hpp"
 #include "table/op_table.hpp"
 #include "graph/print.hpp"
 #include "graph/verify.hpp"

@@ -9,10 +9,20 @@
 // The backward ops are the transposed products of the same matrices:
 // data = col2im(Wᵀ · dy) (patches summed back onto the pixels they came
 // from), weight = Σ_images dy · colᵀ.
+//
+// On the thread pool, the forward and data ops split over images (each
+// image's output is one chunk's); a forward with too few images to split
+// (batch 1) splits each product over blocks of output channels instead. The
+// weight op sums over images, so it cuts the batch into chunks fixed by the
+// geometry alone, sums each chunk into its own buffer and adds the buffers in
+// chunk order: the same sums in the same order for any thread count. Each
+// thread unfolds patches into its own buffer (the run's scratch on the
+// calling thread, a worker's own elsewhere).
 #include <algorithm>
 #include <cstring>
 
 #include "linalg.hpp"
+#include "parallel.hpp"
 
 namespace hybrid::kernels {
 
@@ -118,6 +128,20 @@ void col2im_add(const T* col, const ConvGeometry& g, T* x) {
 
 /// Scratch of the three ops: one patch matrix, none for pointwise kernels.
 inline int64_t conv_patch_scratch(const ConvGeometry& g) { return g.pointwise() ? 0 : g.patch() * g.pixels(); }
+/// Flops of one image through the convolution (any of the three products).
+inline int64_t conv_image_cost(const ConvGeometry& g) {
+  return std::max<int64_t>(1, 2 * g.o * g.patch() * g.pixels());
+}
+/// Output channels per block when a convolution splits over channels (too
+/// few images): fewer repack the patch matrix for too little work.
+inline constexpr int64_t kMinConvChannels = 16;
+/// At most this many weight-sized partial sums: memory, not threads, limits them.
+inline constexpr int64_t kMaxWeightChunks = 8;
+/// The weight op's fixed chunks of images; chunk c > 0 sums into its own
+/// weight-sized buffer after the patch matrix.
+inline int64_t conv_weight_chunks(const ConvGeometry& g) {
+  return std::clamp<int64_t>(threads::chunk_count(g.n, grain_for(conv_image_cost(g))), 1, kMaxWeightChunks);
+}
 inline int64_t conv2d_scratch(const Attrs& a, const Shape* in, int, const Shape&) {
   return conv_patch_scratch(conv_geometry(in[0], in[1], a));
 }
@@ -125,7 +149,8 @@ inline int64_t conv2d_backward_data_scratch(const Attrs& a, const Shape* in, int
   return conv_patch_scratch(conv_geometry(out, in[1], a));
 }
 inline int64_t conv2d_backward_weight_scratch(const Attrs& a, const Shape* in, int, const Shape& out) {
-  return conv_patch_scratch(conv_geometry(in[0], out, a));
+  const ConvGeometry g = conv_geometry(in[0], out, a);
+  return conv_patch_scratch(g) + (conv_weight_chunks(g) - 1) * numel(out);
 }
 
 /// y = act(W ⊛ x + b): inputs x, weight and (unless no_bias) bias; `act` is
@@ -135,30 +160,49 @@ void conv2d_kernel(const KernelArgs<T>& k, TileFn<T> act) {
   const ConvGeometry g = conv_geometry(k.in_shape[0], k.in_shape[1], k.attrs);
   const int64_t cg = g.group_channels(), og = g.group_outputs(), patch = g.patch(), pixels = g.pixels();
   const T* bias = k.attrs.no_bias ? nullptr : k.in[2];
-  for (int64_t n = 0; n < g.n; ++n) {
-    T* y = k.out + n * g.o * pixels;
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      Eigen::Map<RowMatrix<T>> Y(y + grp * og * pixels, og, pixels);
-      if (patch == 0) {
-        Y.setZero();
-        continue;
-      }
-      const T* x = k.in[0] + (n * g.c + grp * cg) * g.h * g.w;
-      const T* col = x;
-      if (!g.pointwise()) {
-        im2col(x, g, k.scratch);
-        col = k.scratch;
-      }
-      Eigen::Map<const RowMatrix<T>> W(k.in[1] + grp * og * patch, og, patch), C(col, patch, pixels);
+  // Output channels [r0, r1) of group `grp` of image `n` from its patch
+  // matrix `col`, then their epilogue while they are in cache.
+  auto channels = [&](int64_t n, int64_t grp, const T* col, int64_t r0, int64_t r1) {
+    T* y = k.out + (n * g.o + grp * og + r0) * pixels;
+    Eigen::Map<RowMatrix<T>> Y(y, r1 - r0, pixels);
+    if (patch == 0) {
+      Y.setZero();
+    } else {
+      Eigen::Map<const RowMatrix<T>> W(k.in[1] + (grp * og + r0) * patch, r1 - r0, patch), C(col, patch, pixels);
       Y.noalias() = W * C;
     }
-    // The epilogue, on this image's output while it is in cache.
-    if (bias) Eigen::Map<RowMatrix<T>>(y, g.o, pixels).colwise() += Eigen::Map<const ColVector<T>>(bias, g.o);
+    if (bias) Y.colwise() += Eigen::Map<const ColVector<T>>(bias + grp * og + r0, r1 - r0);
     if (act) {
       const T* args[1] = {y};
-      act(args, y, g.o * pixels, k.attrs);
+      act(args, y, (r1 - r0) * pixels, k.attrs);
     }
+  };
+  auto patches = [&](int64_t n, int64_t grp, T* scratch) -> const T* {
+    const T* x = k.in[0] + (n * g.c + grp * cg) * g.h * g.w;
+    if (g.pointwise() || patch == 0) return x;
+    im2col(x, g, scratch);
+    return scratch;
+  };
+  const int64_t image_grain = grain_for(conv_image_cost(g));
+  if (threads::chunk_count(g.n, image_grain) > 1 || og < 2 * kMinConvChannels) {
+    // Whole images per chunk.
+    parallel_for(0, g.n, image_grain, [&](int64_t lo, int64_t hi) {
+      T* scratch = chunk_scratch(k.scratch, conv_patch_scratch(g));
+      for (int64_t n = lo; n < hi; ++n)
+        for (int64_t grp = 0; grp < g.groups; ++grp) channels(n, grp, patches(n, grp, scratch), 0, og);
+    });
+    return;
   }
+  // Too few images to split (batch 1): unfold on this thread, then split the
+  // product over blocks of output channels, which share the patch matrix.
+  const int64_t rows = std::max({kMinConvChannels, grain_for(2 * std::max<int64_t>(patch, 1) * pixels)});
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const T* col = patches(n, grp, k.scratch);
+      parallel_for(0, (og + rows - 1) / rows, 1, [&](int64_t lo, int64_t hi) {
+        channels(n, grp, col, lo * rows, std::min(og, hi * rows));
+      });
+    }
 }
 
 /// dx of a convolution: inputs dy and weight; the output has attrs.shape (x's).
@@ -166,20 +210,24 @@ template <class T>
 void conv2d_backward_data_kernel(const KernelArgs<T>& k) {
   const ConvGeometry g = conv_geometry(k.out_shape, k.in_shape[1], k.attrs);
   const int64_t cg = g.group_channels(), og = g.group_outputs(), patch = g.patch(), pixels = g.pixels();
-  std::fill(k.out, k.out + numel(k.out_shape), T(0));
-  if (og == 0 || patch == 0) return;
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      Eigen::Map<const RowMatrix<T>> W(k.in[1] + grp * og * patch, og, patch);
-      Eigen::Map<const RowMatrix<T>> dY(k.in[0] + (n * g.o + grp * og) * pixels, og, pixels);
-      T* dx = k.out + (n * g.c + grp * cg) * g.h * g.w;
-      if (g.pointwise()) {
-        Eigen::Map<RowMatrix<T>>(dx, patch, pixels).noalias() = W.transpose() * dY;
-      } else {
-        Eigen::Map<RowMatrix<T>>(k.scratch, patch, pixels).noalias() = W.transpose() * dY;
-        col2im_add(k.scratch, g, dx);
+  const int64_t image_size = g.c * g.h * g.w;
+  parallel_for(0, g.n, grain_for(conv_image_cost(g)), [&](int64_t lo, int64_t hi) {
+    std::fill(k.out + lo * image_size, k.out + hi * image_size, T(0));
+    if (og == 0 || patch == 0) return;
+    T* scratch = chunk_scratch(k.scratch, conv_patch_scratch(g));
+    for (int64_t n = lo; n < hi; ++n)
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        Eigen::Map<const RowMatrix<T>> W(k.in[1] + grp * og * patch, og, patch);
+        Eigen::Map<const RowMatrix<T>> dY(k.in[0] + (n * g.o + grp * og) * pixels, og, pixels);
+        T* dx = k.out + (n * g.c + grp * cg) * g.h * g.w;
+        if (g.pointwise()) {
+          Eigen::Map<RowMatrix<T>>(dx, patch, pixels).noalias() = W.transpose() * dY;
+        } else {
+          Eigen::Map<RowMatrix<T>>(scratch, patch, pixels).noalias() = W.transpose() * dY;
+          col2im_add(scratch, g, dx);
+        }
       }
-    }
+  });
 }
 
 /// dW of a convolution: inputs x and dy; the output has attrs.shape (the weight's).
@@ -187,20 +235,34 @@ template <class T>
 void conv2d_backward_weight_kernel(const KernelArgs<T>& k) {
   const ConvGeometry g = conv_geometry(k.in_shape[0], k.out_shape, k.attrs);
   const int64_t cg = g.group_channels(), og = g.group_outputs(), patch = g.patch(), pixels = g.pixels();
-  std::fill(k.out, k.out + numel(k.out_shape), T(0));
-  if (og == 0 || patch == 0) return;
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const T* x = k.in[0] + (n * g.c + grp * cg) * g.h * g.w;
-      const T* col = x;
-      if (!g.pointwise()) {
-        im2col(x, g, k.scratch);
-        col = k.scratch;
+  const int64_t weight_size = numel(k.out_shape);
+  const int64_t chunks = conv_weight_chunks(g);
+  T* partials = k.scratch + conv_patch_scratch(g);  // chunks 1.. sum here; chunk 0 into out
+  parallel_chunks(chunks, [&](int64_t c) {
+    T* dw = c == 0 ? k.out : partials + (c - 1) * weight_size;
+    std::fill(dw, dw + weight_size, T(0));
+    if (og == 0 || patch == 0) return;
+    T* scratch = chunk_scratch(k.scratch, conv_patch_scratch(g));
+    int64_t lo, hi;
+    threads::chunk_bounds(0, g.n, chunks, c, lo, hi);
+    for (int64_t n = lo; n < hi; ++n)
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        const T* x = k.in[0] + (n * g.c + grp * cg) * g.h * g.w;
+        const T* col = x;
+        if (!g.pointwise()) {
+          im2col(x, g, scratch);
+          col = scratch;
+        }
+        Eigen::Map<const RowMatrix<T>> C(col, patch, pixels);
+        Eigen::Map<const RowMatrix<T>> dY(k.in[1] + (n * g.o + grp * og) * pixels, og, pixels);
+        Eigen::Map<RowMatrix<T>>(dw + grp * og * patch, og, patch).noalias() += dY * C.transpose();
       }
-      Eigen::Map<const RowMatrix<T>> C(col, patch, pixels);
-      Eigen::Map<const RowMatrix<T>> dY(k.in[1] + (n * g.o + grp * og) * pixels, og, pixels);
-      Eigen::Map<RowMatrix<T>>(k.out + grp * og * patch, og, patch).noalias() += dY * C.transpose();
-    }
+  });
+  // The chunks' sums, added in chunk order.
+  for (int64_t c = 1; c < chunks; ++c) {
+    const T* p = partials + (c - 1) * weight_size;
+    for (int64_t i = 0; i < weight_size; ++i) k.out[i] += p[i];
+  }
 }
 
 }  // namespace hybrid::kernels

@@ -3,12 +3,15 @@
 // equal length; one driver handles broadcasting by gathering tiles, and runs
 // any chain of tile functions (a fused group) tile by tile, so each input is
 // read once and the output written once while intermediates stay in L1.
+// On the thread pool the tiles split into chunks, each with its own tile
+// buffers; a tile's arithmetic does not depend on which chunk runs it.
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "../ops/kernel_args.hpp"
+#include "parallel.hpp"
 
 namespace hybrid::kernels {
 
@@ -198,35 +201,41 @@ void run_tiles(const TileStep<T>* steps, int n_steps, const T* const* in, const 
                int n_in, T* out, const Shape& out_shape, T* scratch) {
   const int64_t total = numel(out_shape);
   if (total == 0 || n_steps == 0) return;
-  auto buf = [&](int slot) { return scratch + static_cast<int64_t>(slot) * kTile; };
   detail::InputView<T> views[kMaxProgramSlots];
-  const T* slot[kMaxProgramSlots];
-  for (int i = 0; i < n_in; ++i) {
-    views[i] = detail::make_view(in[i], in_shape[i], out_shape);
-    if (views[i].mode == detail::InputView<T>::kScalar) {
-      std::fill(buf(i), buf(i) + kTile, in[i][0]);
-      slot[i] = buf(i);
-    }
-  }
-  for (int64_t start = 0; start < total; start += kTile) {
-    const int64_t n = std::min(kTile, total - start);
-    for (int i = 0; i < n_in; ++i) {
-      if (views[i].mode == detail::InputView<T>::kFull) {
-        slot[i] = in[i] + start;
-      } else if (views[i].mode == detail::InputView<T>::kGather) {
-        detail::gather(views[i], out_shape, start, n, buf(i));
+  for (int i = 0; i < n_in; ++i) views[i] = detail::make_view(in[i], in_shape[i], out_shape);
+  // Tiles [t0, t1) with tile buffers in `buffers` (tile_scratch(n_in, n_steps) elements).
+  auto run_range = [&](int64_t t0, int64_t t1, T* buffers) {
+    auto buf = [&](int slot) { return buffers + static_cast<int64_t>(slot) * kTile; };
+    const T* slot[kMaxProgramSlots];
+    for (int i = 0; i < n_in; ++i)
+      if (views[i].mode == detail::InputView<T>::kScalar) {
+        std::fill(buf(i), buf(i) + kTile, in[i][0]);
         slot[i] = buf(i);
       }
+    for (int64_t start = t0 * kTile; start < std::min(total, t1 * kTile); start += kTile) {
+      const int64_t n = std::min(kTile, total - start);
+      for (int i = 0; i < n_in; ++i) {
+        if (views[i].mode == detail::InputView<T>::kFull) {
+          slot[i] = in[i] + start;
+        } else if (views[i].mode == detail::InputView<T>::kGather) {
+          detail::gather(views[i], out_shape, start, n, buf(i));
+          slot[i] = buf(i);
+        }
+      }
+      for (int s = 0; s < n_steps; ++s) {
+        const TileStep<T>& st = steps[s];
+        const T* args[3];
+        for (int a = 0; a < st.arity; ++a) args[a] = slot[st.arg[a]];
+        T* dst = s + 1 == n_steps ? out + start : buf(n_in + s);
+        st.fn(args, dst, n, *st.attrs);
+        slot[n_in + s] = dst;
+      }
     }
-    for (int s = 0; s < n_steps; ++s) {
-      const TileStep<T>& st = steps[s];
-      const T* args[3];
-      for (int a = 0; a < st.arity; ++a) args[a] = slot[st.arg[a]];
-      T* dst = s + 1 == n_steps ? out + start : buf(n_in + s);
-      st.fn(args, dst, n, *st.attrs);
-      slot[n_in + s] = dst;
-    }
-  }
+  };
+  const int64_t tiles = (total + kTile - 1) / kTile;
+  parallel_for(0, tiles, grain_for(kTile * (n_in + n_steps)), [&](int64_t lo, int64_t hi) {
+    run_range(lo, hi, chunk_scratch(scratch, tile_scratch(n_in, n_steps)));
+  });
 }
 
 }  // namespace hybrid::kernels

@@ -1,11 +1,14 @@
 #pragma once
 // Matrix products on Eigen maps: matmul (batched, broadcasting leading dims)
 // and fully_connected (x·Wᵀ + b, then an optional activation applied to each
-// block of output rows while it is still in cache).
+// block of output rows while it is still in cache). Both split over blocks of
+// output rows (or matmul's batch) on the thread pool; each output element is
+// computed by one block, with the same arithmetic for any thread count.
 #include <Eigen/Core>
 #include <algorithm>
 
 #include "elementwise.hpp"
+#include "parallel.hpp"
 
 namespace hybrid::kernels {
 
@@ -32,7 +35,8 @@ void matmul_kernel(const KernelArgs<T>& k) {
   }
   int64_t batches = 1;
   for (int d = 0; d < batch_dims; ++d) batches *= o[d];
-  for (int64_t bi = 0; bi < batches; ++bi) {
+  // C[rows] = A[rows] · B for one batch's matrices.
+  auto product = [&](int64_t bi, int64_t r0, int64_t r1) {
     int64_t rem = bi, oa = 0, ob = 0;
     for (int d = batch_dims - 1; d >= 0; --d) {
       const int64_t i = rem % o[d];
@@ -40,12 +44,23 @@ void matmul_kernel(const KernelArgs<T>& k) {
       oa += i * sa[d];
       ob += i * sb[d];
     }
-    Eigen::Map<const RowMatrix<T>> A(k.in[0] + oa, m, kk), B(k.in[1] + ob, kk, n);
-    Eigen::Map<RowMatrix<T>> C(k.out + bi * m * n, m, n);
+    Eigen::Map<const RowMatrix<T>> A(k.in[0] + oa + r0 * kk, r1 - r0, kk), B(k.in[1] + ob, kk, n);
+    Eigen::Map<RowMatrix<T>> C(k.out + bi * m * n + r0 * n, r1 - r0, n);
     if (kk == 0)
       C.setZero();
     else
       C.noalias() = A * B;
+  };
+  const int64_t row_cost = 2 * std::max<int64_t>(kk, 1) * std::max<int64_t>(n, 1);
+  if (batches > 1) {  // whole matrices per chunk
+    parallel_for(0, batches, grain_for(row_cost * std::max<int64_t>(m, 1)), [&](int64_t lo, int64_t hi) {
+      for (int64_t bi = lo; bi < hi; ++bi) product(bi, 0, m);
+    });
+  } else if (batches == 1) {  // one matrix: blocks of rows
+    const int64_t block = gemm_row_block(m, row_cost, m);
+    parallel_for(0, (m + block - 1) / block, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t b = lo; b < hi; ++b) product(0, b * block, std::min(m, (b + 1) * block));
+    });
   }
 }
 
@@ -58,10 +73,12 @@ void fully_connected_kernel(const KernelArgs<T>& k, TileFn<T> act) {
   const int64_t rows = units == 0 ? 0 : numel(k.out_shape) / units;
   Eigen::Map<const RowMatrix<T>> W(k.in[1], units, in_units);
   const T* bias = k.attrs.no_bias ? nullptr : k.in[2];
-  // Blocks of about 256 KB of output: large enough for Eigen's GEMM panels, small
-  // enough that the epilogue finds them in L2.
-  const int64_t block = std::max<int64_t>(8, 65536 / std::max<int64_t>(units, 1));
-  for (int64_t r0 = 0; r0 < rows; r0 += block) {
+  // Blocks of at most about 256 KB of output, so that the epilogue finds them
+  // in L2, with enough work each to be worth a chunk; about 16 of them when
+  // the batch allows, so that threads balance.
+  const int64_t l2_rows = std::max<int64_t>(8, 65536 / std::max<int64_t>(units, 1));
+  const int64_t block = gemm_row_block(rows, 2 * std::max<int64_t>(in_units, 1) * std::max<int64_t>(units, 1), l2_rows);
+  auto run_block = [&](int64_t r0) {
     const int64_t nr = std::min(block, rows - r0);
     T* y = k.out + r0 * units;
     if (in_units == 0) {
@@ -81,7 +98,10 @@ void fully_connected_kernel(const KernelArgs<T>& k, TileFn<T> act) {
       const T* args[1] = {y};
       act(args, y, nr * units, k.attrs);
     }
-  }
+  };
+  parallel_for(0, (rows + block - 1) / block, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) run_block(b * block);
+  });
 }
 
 }  // namespace hybrid::kernels

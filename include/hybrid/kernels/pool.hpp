@@ -2,12 +2,14 @@
 // 2-D pooling over NCHW tensors: max_pool2d, avg_pool2d, global_avg_pool2d
 // and the backward kernels of the first two. The shape rules have checked
 // the window (it fits, padding at most half of it), so every window holds at
-// least one real element and the kernels need no checks of their own.
+// least one real element and the kernels need no checks of their own. On the
+// thread pool they split over (n, c) planes, each plane one chunk's.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "../ops/kernel_args.hpp"
+#include "parallel.hpp"
 
 namespace hybrid::kernels {
 
@@ -57,11 +59,19 @@ int64_t window_argmax(const T* plane, int64_t w, int64_t r0, int64_t r1, int64_t
 }
 }  // namespace detail
 
+/// Calls fn(p) for every plane p in [0, planes), split over the pool.
+template <class Fn>
+void for_each_plane(int64_t planes, int64_t plane_cost, Fn fn) {
+  parallel_for(0, planes, grain_for(plane_cost), [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) fn(p);
+  });
+}
+
 /// y[n, c, i, j] = max of the real elements of window (i, j); padding never wins.
 template <class T>
 void max_pool2d_kernel(const KernelArgs<T>& k) {
   const PoolGeometry g(k.in_shape[0], k.attrs);
-  for (int64_t p = 0; p < g.n * g.c; ++p) {
+  for_each_plane(g.n * g.c, std::max<int64_t>(1, g.ho * g.wo * g.kh * g.kw), [&](int64_t p) {
     const T* plane = k.in[0] + p * g.h * g.w;
     T* out = k.out + p * g.ho * g.wo;
     for (int64_t i = 0; i < g.ho; ++i)
@@ -70,32 +80,32 @@ void max_pool2d_kernel(const KernelArgs<T>& k) {
         g.window(i, j, r0, r1, c0, c1);
         out[i * g.wo + j] = plane[detail::window_argmax(plane, g.w, r0, r1, c0, c1)];
       }
-  }
+  });
 }
 
 /// max_pool2d_backward(x, dy): each dy goes to the first maximum of its window.
 template <class T>
 void max_pool2d_backward_kernel(const KernelArgs<T>& k) {
   const PoolGeometry g(k.in_shape[0], k.attrs);
-  std::fill(k.out, k.out + numel(k.out_shape), T(0));
-  for (int64_t p = 0; p < g.n * g.c; ++p) {
+  for_each_plane(g.n * g.c, std::max<int64_t>(1, g.ho * g.wo * g.kh * g.kw), [&](int64_t p) {
     const T* plane = k.in[0] + p * g.h * g.w;
     const T* dy = k.in[1] + p * g.ho * g.wo;
     T* dx = k.out + p * g.h * g.w;
+    std::fill(dx, dx + g.h * g.w, T(0));
     for (int64_t i = 0; i < g.ho; ++i)
       for (int64_t j = 0; j < g.wo; ++j) {
         int64_t r0, r1, c0, c1;
         g.window(i, j, r0, r1, c0, c1);
         dx[detail::window_argmax(plane, g.w, r0, r1, c0, c1)] += dy[i * g.wo + j];
       }
-  }
+  });
 }
 
 /// y[n, c, i, j] = (Σ real elements of window (i, j)) / divisor.
 template <class T>
 void avg_pool2d_kernel(const KernelArgs<T>& k) {
   const PoolGeometry g(k.in_shape[0], k.attrs);
-  for (int64_t p = 0; p < g.n * g.c; ++p) {
+  for_each_plane(g.n * g.c, std::max<int64_t>(1, g.ho * g.wo * g.kh * g.kw), [&](int64_t p) {
     const T* plane = k.in[0] + p * g.h * g.w;
     T* out = k.out + p * g.ho * g.wo;
     for (int64_t i = 0; i < g.ho; ++i)
@@ -107,7 +117,7 @@ void avg_pool2d_kernel(const KernelArgs<T>& k) {
           for (int64_t col = c0; col < c1; ++col) s += plane[r * g.w + col];
         out[i * g.wo + j] = s / static_cast<T>(g.divisor(k.attrs, r0, r1, c0, c1));
       }
-  }
+  });
 }
 
 /// avg_pool2d_backward(dy), attrs.shape = x's shape: each dy / divisor added
@@ -115,10 +125,10 @@ void avg_pool2d_kernel(const KernelArgs<T>& k) {
 template <class T>
 void avg_pool2d_backward_kernel(const KernelArgs<T>& k) {
   const PoolGeometry g(k.out_shape, k.attrs);
-  std::fill(k.out, k.out + numel(k.out_shape), T(0));
-  for (int64_t p = 0; p < g.n * g.c; ++p) {
+  for_each_plane(g.n * g.c, std::max<int64_t>(1, g.ho * g.wo * g.kh * g.kw), [&](int64_t p) {
     const T* dy = k.in[0] + p * g.ho * g.wo;
     T* dx = k.out + p * g.h * g.w;
+    std::fill(dx, dx + g.h * g.w, T(0));
     for (int64_t i = 0; i < g.ho; ++i)
       for (int64_t j = 0; j < g.wo; ++j) {
         int64_t r0, r1, c0, c1;
@@ -127,7 +137,7 @@ void avg_pool2d_backward_kernel(const KernelArgs<T>& k) {
         for (int64_t r = r0; r < r1; ++r)
           for (int64_t col = c0; col < c1; ++col) dx[r * g.w + col] += share;
       }
-  }
+  });
 }
 
 /// y[n, c, 0, 0] = mean of plane (n, c).
@@ -135,12 +145,12 @@ template <class T>
 void global_avg_pool2d_kernel(const KernelArgs<T>& k) {
   const Shape& x = k.in_shape[0];
   const int64_t planes = x[0] * x[1], area = x[2] * x[3];
-  for (int64_t p = 0; p < planes; ++p) {
+  for_each_plane(planes, std::max<int64_t>(1, area), [&](int64_t p) {
     const T* plane = k.in[0] + p * area;
     T s = 0;
     for (int64_t e = 0; e < area; ++e) s += plane[e];
     k.out[p] = s / static_cast<T>(area);
-  }
+  });
 }
 
 }  // namespace hybrid::kernels

@@ -1,14 +1,21 @@
 #pragma once
 // Reductions (sum, mean, max) and the normalisations built on them (softmax,
 // log_softmax). Each views its input as (outer, extent, inner) around the axis.
+// On the thread pool they split over output elements (rows, column blocks),
+// never across a sum, so results do not depend on the thread count.
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "layout.hpp"
+#include "parallel.hpp"
 
 namespace hybrid::kernels {
+
+/// Output columns per work item of a reduction over a middle axis: whole
+/// cache lines, and enough items to split a (1, extent, inner) reduction.
+inline constexpr int64_t kReduceColumns = 256;
 
 enum class Reduction { sum, mean, max };
 
@@ -51,8 +58,53 @@ void reduce_kernel(const KernelArgs<T>& k) {
   const T* x = k.in[0];
   T* y = k.out;
   const int64_t n_out = numel(k.out_shape);
-  if (g.reduced_groups > 1) {
-    // Several separate reduced groups: walk the input once, adding each
+  if (g.reduced_groups > 1 && g.reduced[g.n - 1] && g.reduced_count > 0) {
+    // Several reduced groups, the innermost among them (a conv bias gradient:
+    // N, H·W of NCHW): each output adds its elements in input order, a
+    // contiguous row at a time, so outputs split over the pool and every sum
+    // keeps the order of the single walk below.
+    int64_t in_stride[Shape::kMaxDims];
+    for (int64_t d = g.n - 1, acc = 1; d >= 0; --d) {
+      in_stride[d] = acc;
+      acc *= g.extent[d];
+    }
+    const int64_t inner = g.extent[g.n - 1];
+    parallel_for(0, n_out, grain_for(g.reduced_count), [&](int64_t lo, int64_t hi) {
+      for (int64_t o = lo; o < hi; ++o) {
+        int64_t rem = o, base = 0;
+        for (int d = g.n - 1; d >= 0; --d)
+          if (!g.reduced[d]) {
+            base += rem % g.extent[d] * in_stride[d];
+            rem /= g.extent[d];
+          }
+        T r = R == Reduction::max ? -std::numeric_limits<T>::infinity() : T(0);
+        int64_t idx[Shape::kMaxDims] = {};
+        for (;;) {
+          int64_t off = base;
+          for (int d = 0; d < g.n - 1; ++d)
+            if (g.reduced[d]) off += idx[d] * in_stride[d];
+          const T* row = x + off;
+          for (int64_t i = 0; i < inner; ++i) {
+            if constexpr (R == Reduction::max) {
+              const T v = row[i];
+              if (!std::isnan(r) && (v > r || std::isnan(v))) r = v;  // NaN propagates
+            } else {
+              r += row[i];
+            }
+          }
+          int d = g.n - 2;
+          for (; d >= 0; --d) {
+            if (!g.reduced[d]) continue;
+            if (++idx[d] < g.extent[d]) break;
+            idx[d] = 0;
+          }
+          if (d < 0) break;
+        }
+        y[o] = r;
+      }
+    });
+  } else if (g.reduced_groups > 1) {
+    // Several separate reduced groups, the innermost kept: walk the input once, adding each
     // element into its output through strides that are 0 along reduced groups.
     int64_t out_stride[Shape::kMaxDims];
     int64_t acc = 1;
@@ -94,24 +146,31 @@ void reduce_kernel(const KernelArgs<T>& k) {
       }
     }
     if (g.reduced_count == 0) extent = 0;
-    for (int64_t o = 0; o < outer; ++o) {
-      const T* xo = x + o * extent * inner;
-      T* yo = y + o * inner;
+    // Split over output elements only: every output's sum runs over the
+    // extent in the same order whichever chunk computes it.
+    const int64_t cols = std::max<int64_t>(1, std::min<int64_t>(inner, kReduceColumns)), col_blocks = (inner + cols - 1) / cols;
+    auto reduce_block = [&](int64_t item) {
+      const int64_t o = item / col_blocks, c0 = item % col_blocks * cols, nc = std::min(cols, inner - c0);
+      const T* xo = x + o * extent * inner + c0;
+      T* yo = y + o * inner + c0;
       if (inner == 1) {
         Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> row(xo, extent);
         if constexpr (R == Reduction::max) yo[0] = row.maxCoeff();
         else yo[0] = row.sum();
       } else {
-        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> acc(yo, inner);
-        if (extent) acc = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(xo, inner);  // else: zeroed below
+        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> acc(yo, nc);
+        if (extent) acc = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(xo, nc);  // else: zeroed below
         for (int64_t e = 1; e < extent; ++e) {
-          Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> r(xo + e * inner, inner);
+          Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> r(xo + e * inner, nc);
           if constexpr (R == Reduction::max) acc = acc.max(r);
           else acc += r;
         }
         if (extent == 0) acc.setZero();
       }
-    }
+    };
+    parallel_for(0, outer * col_blocks, grain_for(std::max<int64_t>(extent, 1) * cols), [&](int64_t lo, int64_t hi) {
+      for (int64_t item = lo; item < hi; ++item) reduce_block(item);
+    });
   }
   if constexpr (R == Reduction::mean) {
     const int64_t count = g.reduced_count;
@@ -128,21 +187,24 @@ void softmax_kernel(const KernelArgs<T>& k) {
   int64_t outer, inner;
   split_at_axis(in, axis, outer, inner);
   const int64_t extent = in[axis];
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t i = 0; i < inner; ++i) {
-      const T* x = k.in[0] + o * extent * inner + i;
-      T* y = k.out + o * extent * inner + i;
-      T m = -std::numeric_limits<T>::infinity();
-      for (int64_t e = 0; e < extent; ++e) m = std::max(m, x[e * inner]);
-      T s = 0;
-      for (int64_t e = 0; e < extent; ++e) s += std::exp(x[e * inner] - m);
-      const T log_s = std::log(s);
-      for (int64_t e = 0; e < extent; ++e) {
-        const T z = x[e * inner] - m;
-        y[e * inner] = Log ? z - log_s : std::exp(z) / s;
+  // Split over rows (outer); each row's max and sum keep their order.
+  parallel_for(0, outer, grain_for(4 * std::max<int64_t>(extent * inner, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t o = lo; o < hi; ++o) {
+      for (int64_t i = 0; i < inner; ++i) {
+        const T* x = k.in[0] + o * extent * inner + i;
+        T* y = k.out + o * extent * inner + i;
+        T m = -std::numeric_limits<T>::infinity();
+        for (int64_t e = 0; e < extent; ++e) m = std::max(m, x[e * inner]);
+        T s = 0;
+        for (int64_t e = 0; e < extent; ++e) s += std::exp(x[e * inner] - m);
+        const T log_s = std::log(s);
+        for (int64_t e = 0; e < extent; ++e) {
+          const T z = x[e * inner] - m;
+          y[e * inner] = Log ? z - log_s : std::exp(z) / s;
+        }
       }
     }
-  }
+  });
 }
 
 }  // namespace hybrid::kernels
