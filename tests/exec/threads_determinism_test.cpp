@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "support/models.hpp"
+#include "../support/models.hpp"
 
 namespace nn = hybrid::nn;
 using hybrid::Tensor;
