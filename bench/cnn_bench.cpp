@@ -196,15 +196,4 @@ void print_report(const std::map<std::string, double>& m) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  // Every baseline here runs on one core, so hybrid does too unless
-  // HYBRID_NUM_THREADS asks otherwise (BM_mlp_pool sets its own count).
-  if (!std::getenv("HYBRID_NUM_THREADS")) hybrid::set_num_threads(1);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  MedianCollector reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  print_report(reporter.medians);
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return run_benchmarks(argc, argv, print_report); }
