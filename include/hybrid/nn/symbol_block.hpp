@@ -39,6 +39,31 @@ class SymbolBlockT : public HybridBlockT<T> {
     return block;
   }
 
+  /// A block over a graph built in memory (by an importer of another
+  /// format): `params` holds a value for every parameter variable of `g`,
+  /// by name; `source` names the origin in error messages. Checked as
+  /// imports() checks files: a missing, extra or misshapen parameter is
+  /// FormatError naming `source`.
+  static std::shared_ptr<SymbolBlockT> from_graph(graph::Graph<T> g, const std::vector<std::string>& input_names,
+                                                  const std::unordered_map<std::string, TensorT<T>>& params,
+                                                  const std::string& source) {
+    auto block = std::shared_ptr<SymbolBlockT>(new SymbolBlockT(std::move(g), input_names, source));
+    std::string problems;
+    for (const auto& p : block->params_) {
+      auto it = params.find(p->name());
+      if (it == params.end()) problems += "\n  missing: '" + p->name() + "' " + to_string(p->shape());
+      else if (it->second.shape() != p->shape())
+        problems += "\n  mismatched: '" + p->name() + "' is " + to_string(it->second.shape()) + ", the graph needs " +
+                    to_string(p->shape());
+    }
+    for (const auto& [name, value] : params)
+      if (!block->has_param(name)) problems += "\n  unexpected: '" + name + "'";
+    if (!problems.empty()) throw FormatError(source + ": parameters do not match the graph:" + problems);
+    for (const auto& p : block->params_) p->set_data(params.at(p->name()).clone());
+    block->hybridize();
+    return block;
+  }
+
   using HybridBlockT<T>::operator();
 
   TensorT<T> forward(const TensorT<T>& x) override { return this->single_output(forward_many({x}), "forward"); }
@@ -197,6 +222,12 @@ class SymbolBlockT : public HybridBlockT<T> {
     auto mean = param_of_node_.find(n.inputs[3]), var = param_of_node_.find(n.inputs[4]);
     if (mean == param_of_node_.end() || var == param_of_node_.end()) return;
     detail::update_running_statistics(*params_[mean->second], *params_[var->second], batch, n.attrs.momentum);
+  }
+
+  bool has_param(const std::string& name) const {
+    for (const auto& p : params_)
+      if (p->name() == name) return true;
+    return false;
   }
 
   void check_input_count(size_t n) const {
