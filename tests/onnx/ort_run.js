@@ -213,15 +213,20 @@ async function main() {
   await session.release();
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    if (e instanceof UsageError) {
-      if (e.message) process.stderr.write(`ort_run: ${e.message}\n`);
-      process.stderr.write('usage: node ort_run.js [--modules DIR] [--graph-opt LEVEL] model.onnx out_dir in_0.npy [in_1.npy ...]\n');
-      process.exit(2);
-    }
-    process.stderr.write(`ort_run: ${e.message}\n`);
-    process.exit(1);
-  },
-);
+module.exports = { readNpy, writeNpy, loadOrt };
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      if (e instanceof UsageError) {
+        if (e.message) process.stderr.write(`ort_run: ${e.message}\n`);
+        process.stderr.write('usage: node ort_run.js [--modules DIR] [--graph-opt LEVEL] model.onnx out_dir ' +
+                             'in_0.npy [in_1.npy ...]\n');
+        process.exit(2);
+      }
+      process.stderr.write(`ort_run: ${e.message}\n`);
+      process.exit(1);
+    },
+  );
+}
