@@ -380,6 +380,70 @@ def make_good(manifest):
                        "(batch,6) in [0,20).", ["input", "ids"], ["output", "log_probs"], notes=ZOO_NOTES)
 
 
+def make_handmade(manifest):
+    """Ops and attributes PyTorch's exporter does not emit for the models above:
+    Identity (also on an initializer, as the exporter writes for deduplicated
+    parameters), Dropout in inference with its mask output, Gemm with alpha,
+    beta and no transB, Softmax's default axis, ReduceMean with keepdims=0.
+    The reference output is computed with numpy in float64."""
+    name = "handmade_ops"
+    directory = os.path.join(OUT, name)
+    os.makedirs(directory)
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((4, 4)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    inits = [float_init("fc.weight", w), float_init("fc.bias", b),
+             onh.from_array(np.array(0.5, dtype=np.float32), "drop.ratio")]
+    nodes = [
+        oh.make_node("Identity", ["input"], ["x_id"], name="identity"),
+        oh.make_node("Dropout", ["x_id", "drop.ratio"], ["dropped", "drop_mask"], name="dropout"),
+        oh.make_node("Identity", ["fc.weight"], ["fc2.weight"], name="shared_weight"),
+        oh.make_node("Gemm", ["dropped", "fc.weight", "fc.bias"], ["h"], name="fc", alpha=0.5, beta=2.0),
+        oh.make_node("Gemm", ["h", "fc2.weight"], ["h2"], name="fc2", transB=1),
+        oh.make_node("Softmax", ["h2"], ["output"], name="softmax"),
+        oh.make_node("ReduceMean", ["h2"], ["row_mean"], name="mean", axes=[1], keepdims=0),
+    ]
+    graph = oh.make_graph(
+        nodes, name, [oh.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", 4])],
+        [oh.make_tensor_value_info("output", onnx.TensorProto.FLOAT, ["batch", 4]),
+         oh.make_tensor_value_info("row_mean", onnx.TensorProto.FLOAT, ["batch"])], inits)
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 13)], producer_name="make_fixtures")
+    onnx.checker.check_model(model, full_check=True)
+    write_model(os.path.join(directory, "model.onnx"), model)
+
+    xd, wd, bd = x.astype(np.float64), w.astype(np.float64), b.astype(np.float64)
+    h = 0.5 * xd @ wd + 2.0 * bd
+    h2 = h @ wd.T
+    e = np.exp(h2 - h2.max(axis=1, keepdims=True))
+    outputs = [(e / e.sum(axis=1, keepdims=True)).astype(np.float32), h2.mean(axis=1).astype(np.float32)]
+    save_npy(os.path.join(directory, "input_0.npy"), x)
+    entry = {
+        "name": name,
+        "description": "Built with onnx.helper: Identity (on the input and on an initializer), "
+                       "Dropout (inference, mask output unused), Gemm(alpha=0.5, beta=2, no transB), "
+                       "Gemm(transB=1, no C), Softmax with the default axis, ReduceMean(keepdims=0).",
+        "model": f"{name}/model.onnx", "opset": 13, "ir_version": model.ir_version,
+        "producer": "make_fixtures (onnx.helper); reference from numpy float64",
+        "dynamic_batch": True,
+        "inputs": [{"name": "input", "file": f"{name}/input_0.npy", "dtype": "float32", "shape": [3, 4],
+                    "graph_shape": ["batch", 4]}],
+        "outputs": [],
+        "tolerance": dict(DEFAULT_TOL),
+        "op_types": op_counts(model), "attributes": attributes_used(model),
+        "initializers": len(graph.initializer),
+        "parameters": int(sum(int(np.prod(t.dims)) for t in graph.initializer)),
+        "nodes": len(graph.node),
+    }
+    for i, (vi, array) in enumerate(zip(graph.output, outputs)):
+        save_npy(os.path.join(directory, f"output_{i}.npy"), array)
+        entry["outputs"].append({"name": vi.name, "file": f"{name}/output_{i}.npy", "dtype": "float32",
+                                 "shape": list(array.shape), "graph_shape": value_info_shape(vi)})
+    manifest["fixtures"].append(entry)
+    print(f"{name:24s} opset 13  {os.path.getsize(os.path.join(directory, 'model.onnx')):7d} bytes  "
+          f"{entry['op_types']}")
+
+
 # --------------------------------------------------------------------------
 # Malformed and unsupported models, for the importer's error tests
 # --------------------------------------------------------------------------
@@ -562,6 +626,7 @@ def main():
         "bad": [],
     }
     make_good(manifest)
+    make_handmade(manifest)
     make_bad(manifest)
     files = {}
     for root, _, names in os.walk(OUT):
