@@ -24,6 +24,10 @@
 namespace hybrid::onnx::detail {
 
 inline constexpr int64_t kAltExtent = 3;  // not 1 or 2, so it never looks broadcastable or like a pair
+/// The most elements a value computed at import may have: folding is for
+/// shapes and small constants, and a crafted file must not make it allocate
+/// without bound.
+inline constexpr int64_t kMaxFoldedElements = int64_t{1} << 22;
 
 /// An error in one node; the importer prefixes the file and the node.
 struct NodeError : Error {
@@ -124,6 +128,13 @@ class GraphBuilder {
     }
     if (code == OpCode::greater || code == OpCode::less || code == OpCode::equal) integer = true;
     if (fold) {
+      std::vector<Shape> shapes;
+      for (const auto& v : in) shapes.push_back(v.c_alt.shape());
+      Attrs probe = attrs;
+      const Shape out = infer_shape(code, shapes.data(), static_cast<int>(shapes.size()), probe);
+      if (checked_numel(out) > kMaxFoldedElements)
+        throw NodeError("computing this at import would make " + std::to_string(checked_numel(out)) +
+                        " elements; at most " + std::to_string(kMaxFoldedElements) + " are folded");
       std::vector<const TensorT<double>*> a, b;
       for (const auto& v : in) {
         a.push_back(&v.c);

@@ -643,6 +643,7 @@ void map_slice(NodeContext<T>& c) {
       s0 = clampi(s0, 0, n - 1);
       e0 = clampi(e0, -1, n - 1);
     }
+    if (n / std::abs(step) > kMaxFoldedElements) throw NodeError("a strided Slice of extent " + std::to_string(n) + " is too long");
     std::vector<double> idx;
     for (int64_t k = s0; step > 0 ? k < e0 : k > e0; k += step) idx.push_back(static_cast<double>(k));
     Attrs a;
@@ -796,7 +797,8 @@ void map_constant_of_shape(NodeContext<T>& c) {
       if (d < 0 || d > 1e9) throw NodeError("ConstantOfShape: bad extent " + std::to_string(to_int(d)));
       shape.push_back(to_int(d));
     }
-    if (checked_numel(shape) > (int64_t{1} << 28)) throw NodeError("ConstantOfShape: too many elements");
+    if (checked_numel(shape) > kMaxFoldedElements)
+      throw NodeError("ConstantOfShape of " + to_string(shape) + " is larger than the importer folds");
     return full<double>(shape, fill);
   };
   c.set(Value::constant(make(s.c), make(s.c_alt), integer));
