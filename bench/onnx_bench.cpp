@@ -120,4 +120,11 @@ void print_report(const std::map<std::string, double>& m) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return run_benchmarks(argc, argv, print_report); }
+int main(int argc, char** argv) {
+  if (std::getenv("ONNX_BENCH_GRAPHS")) {  // the compiled graphs side by side, to see what differs
+    for (Pair* p : {&lenet(), &mlp()})
+      std::printf("imported:\n%s\nnative:\n%s\n", p->imported->graph_text().c_str(), p->native.graph_text().c_str());
+    return 0;
+  }
+  return run_benchmarks(argc, argv, print_report);
+}
