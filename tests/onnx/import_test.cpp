@@ -455,3 +455,58 @@ TEST_CASE("onnx import: inputs without a rank and unsupported element types are 
   f16.output("y");
   CHECK_THROWS_MATCHES(f16.import(), FormatError, What(Contains("initializer 'h'") && Contains("float16")));
 }
+
+TEST_CASE("onnx import: nodes out of order are sorted; Split and Squeeze", "[onnx][import]") {
+  ModelBuilder b(13);
+  b.input("x", {-1, 4});
+  // Listed consumers first: ONNX requires topological order, the importer sorts.
+  b.node("Squeeze", {"u", "ax"}, {"y"}, "squeeze");
+  b.node("Unsqueeze", {"s1", "ax"}, {"u"}, "unsqueeze");
+  b.ints("ax", {1});
+  b.ints("sizes", {1, 3});
+  auto* sp = b.node("Split", {"x", "sizes"}, {"s0", "s1"}, "split");
+  ModelBuilder::attr(sp, "axis", int64_t{1});
+  b.output("y");
+  auto net = b.import();
+  check_values((*net)(iota({2, 4})), {2, 3}, {1, 2, 3, 5, 6, 7});
+}
+
+TEST_CASE("onnx import: a near-miss of the layer norm pattern runs as its elementwise ops", "[onnx][import]") {
+  // mean over the last axis, but the epsilon is added after the square root:
+  // not layer_norm, so the ops stay as written.
+  ModelBuilder b(13);
+  b.input("x", {-1, 4});
+  auto mean = [&](const std::string& in, const std::string& out) {
+    auto* n = b.node("ReduceMean", {in}, {out}, out);
+    ModelBuilder::attr(n, "axes", std::vector<int64_t>{-1});
+  };
+  mean("x", "m");
+  b.node("Sub", {"x", "m"}, {"d"});
+  b.init("two", {}, {2});
+  b.node("Pow", {"d", "two"}, {"d2"});
+  mean("d2", "v");
+  b.node("Sqrt", {"v"}, {"s"});
+  b.init("eps", {}, {1});
+  b.node("Add", {"s", "eps"}, {"se"});
+  b.node("Div", {"d", "se"}, {"n"});
+  b.init("gamma", {4}, {1, 1, 1, 1});
+  b.node("Mul", {"n", "gamma"}, {"g"});
+  b.init("beta", {4}, {0, 0, 0, 0});
+  b.node("Add", {"g", "beta"}, {"y"}, "last");
+  b.output("y");
+  auto net = b.import();
+  CHECK_THAT(net->loaded_graph_text(), !Contains("layer_norm"));
+  // x = 0 1 2 3: d = -1.5 -0.5 0.5 1.5, v = 1.25, y = d / (√1.25 + 1).
+  const float s = std::sqrt(1.25f) + 1;
+  check_values((*net)(iota({1, 4})), {1, 4}, {-1.5f / s, -0.5f / s, 0.5f / s, 1.5f / s});
+}
+
+TEST_CASE("onnx import: a batch-dependent constant used at run time is refused, not baked in", "[onnx][import]") {
+  ModelBuilder b(13);
+  b.input("x", {-1, 2});
+  b.node("Shape", {"x"}, {"s"});
+  b.node("ConstantOfShape", {"s"}, {"zeros"});
+  b.node("Add", {"x", "zeros"}, {"y"}, "add_zeros");
+  b.output("y");
+  CHECK_THROWS_MATCHES(b.import(), FormatError, What(Contains("'add_zeros'") && Contains("batch")));
+}

@@ -557,15 +557,16 @@ template <class T>
 void map_concat(NodeContext<T>& c) {
   std::vector<Value> ins;
   for (size_t i = 0; i < c.inputs(); ++i)
-    if (c.has(i) && c.b.shape(c.in[i]).size() > 0) ins.push_back(c.in[i]);
+    if (c.has(i)) ins.push_back(c.in[i]);
   if (ins.empty()) throw NodeError("Concat has no inputs");
   Attrs a;
   a.axis = norm_axis(c.attr_int("axis", 0), c.b.rank(ins[0]), "axis");
   // Empty inputs add nothing (PyTorch writes them for empty shape lists).
   std::vector<Value> nonempty;
   for (const auto& v : ins)
-    if (c.b.shape(v)[static_cast<int>(a.axis)] != 0 || c.b.alt_shape(v)[static_cast<int>(a.axis)] != 0)
-      nonempty.push_back(v);
+    if (c.b.rank(v) != c.b.rank(ins[0]) || c.b.shape(v)[static_cast<int>(a.axis)] != 0 ||
+        c.b.alt_shape(v)[static_cast<int>(a.axis)] != 0)
+      nonempty.push_back(v);  // a rank mismatch is left to concat's shape rule to report
   if (nonempty.empty()) nonempty.push_back(ins[0]);
   c.set(nonempty.size() == 1 ? nonempty[0] : c.b.op(OpCode::concat, nonempty, a));
 }
