@@ -410,6 +410,15 @@ TEST_CASE("onnx import: AveragePool count_include_pad 0 and 1, and refused windo
   ModelBuilder::attr(m, "ceil_mode", int64_t{1});
   ceil.output("y");
   CHECK_THROWS_MATCHES(ceil.import(), FormatError, What(Contains("'ceil_pool'") && Contains("ceil_mode")));
+  // Where rounding up gives the same extent, ceil_mode = 1 is accepted.
+  ModelBuilder even(13);
+  even.input("x", {-1, 1, 4, 4});
+  auto* e = even.node("MaxPool", {"x"}, {"y"}, "even_pool");
+  ModelBuilder::attr(e, "kernel_shape", std::vector<int64_t>{2, 2});
+  ModelBuilder::attr(e, "strides", std::vector<int64_t>{2, 2});
+  ModelBuilder::attr(e, "ceil_mode", int64_t{1});
+  even.output("y");
+  check_values((*even.import())(iota({1, 1, 4, 4})), {1, 1, 2, 2}, {5, 7, 13, 15});
 }
 
 TEST_CASE("onnx import: Conv with SAME_UPPER padding resolves to symmetric pads", "[onnx][import]") {
