@@ -66,6 +66,7 @@ struct NodeContext {
 };
 
 inline int64_t to_int(double v) {  // INT64_MAX/MIN as doubles land outside int64: clamp
+  if (std::isnan(v)) throw NodeError("NaN where an integer is needed");
   if (v >= 9.2e18) return std::numeric_limits<int64_t>::max();
   if (v <= -9.2e18) return std::numeric_limits<int64_t>::min();
   return static_cast<int64_t>(v);
@@ -77,6 +78,10 @@ inline int64_t norm_axis(int64_t axis, int rank, const char* what) {
                     std::to_string(rank));
   return axis < 0 ? axis + rank : axis;
 }
+
+/// Bound on window attributes (kernel, strides, dilations, pads), so the
+/// importer's own arithmetic on them cannot overflow.
+inline constexpr int64_t kMaxWindow = int64_t{1} << 30;
 
 // ---- helpers shared by mappers ---------------------------------------------------------------
 
@@ -366,7 +371,7 @@ Shape symmetric_pads(NodeContext<T>& c, const Shape& in, const Shape& kernel, co
                       std::to_string(pads[2]) + ", " + std::to_string(pads[3]) +
                       "] are not supported (hybrid pads both sides alike)");
     for (int64_t p : pads)
-      if (p < 0) throw NodeError("negative pads are not supported");
+      if (p < 0 || p > kMaxWindow) throw NodeError("pads value " + std::to_string(p) + " is out of range");
     pad = Shape{pads[0], pads[1]};
   } else if (auto_pad == "VALID") {
   } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
@@ -392,6 +397,8 @@ Shape pair_attr(NodeContext<T>& c, const char* name, Shape fallback) {
   if (v.size() != 2)
     throw NodeError(std::string(name) + " has " + std::to_string(v.size()) +
                     " values; only 2-D (N, C, H, W) windows are supported");
+  for (int64_t x : v)
+    if (x < 1 || x > kMaxWindow) throw NodeError(std::string(name) + " value " + std::to_string(x) + " is out of range");
   return Shape{v[0], v[1]};
 }
 
@@ -519,7 +526,7 @@ inline Shape resolve_target(const std::vector<double>& t, const Shape& in, bool 
       out.push_back(1);
       continue;
     }
-    if (d < 0) throw NodeError("reshape target has the extent " + std::to_string(d));
+    if (d < 0 || d > (int64_t{1} << 40)) throw NodeError("reshape target has the extent " + std::to_string(d));
     out.push_back(d);
     known *= d;
   }
@@ -598,7 +605,7 @@ void map_split(NodeContext<T>& c) {
   }
   int64_t total = 0;
   for (int64_t v : sizes) {
-    if (v < 0) throw NodeError("split sizes must not be negative");
+    if (v < 0 || v > n) throw NodeError("split size " + std::to_string(v) + " is out of range for extent " + std::to_string(n));
     total += v;
   }
   if (static_cast<int>(sizes.size()) != outs || total != n)
@@ -624,7 +631,7 @@ void map_slice(NodeContext<T>& c) {
     throw NodeError("starts, ends, axes and steps differ in length");
   for (size_t i = 0; i < starts.size(); ++i) {
     const int64_t axis = norm_axis(to_int(axes[i]), r, "axis");
-    const int64_t step = to_int(steps[i]);
+    int64_t step = to_int(steps[i]);
     const int64_t b = to_int(starts[i]), e = to_int(ends[i]);
     if (step == 0) throw NodeError("a Slice step of 0");
     if (step == 1) {
@@ -644,6 +651,7 @@ void map_slice(NodeContext<T>& c) {
       s0 = clampi(s0, 0, n - 1);
       e0 = clampi(e0, -1, n - 1);
     }
+    step = std::min(std::max(step, -(n + 1)), n + 1);  // a longer step picks the same one element
     if (n / std::abs(step) > kMaxFoldedElements) throw NodeError("a strided Slice of extent " + std::to_string(n) + " is too long");
     std::vector<double> idx;
     for (int64_t k = s0; step > 0 ? k < e0 : k > e0; k += step) idx.push_back(static_cast<double>(k));
