@@ -367,6 +367,8 @@ TEST_CASE("onnx import: Gemm with transA, alpha and beta", "[onnx][import]") {
   auto net = b.import();
   // A^T = [[0, 2, 4], [1, 3, 5]]; A^T W = [[26, 32], [35, 44]]; ·0.5 + 2·c.
   check_values((*net)(iota({3, 2})), {2, 2}, {33, 56, 37.5f, 62});
+  const auto yd = (*b.import<double>())(TensorT<double>(hybrid::from_vector<double>({0, 1, 2, 3, 4, 5}, {3, 2})));
+  CHECK(yd.to_vector() == std::vector<double>{33, 56, 37.5, 62});
   // transB = 1, alpha = beta = 1, bias (N,): one fully_connected with the (out, in) weight.
   ModelBuilder fc(13);
   fc.input("x", {-1, 3});
@@ -402,6 +404,15 @@ TEST_CASE("onnx import: AveragePool count_include_pad 0 and 1, and refused windo
   ModelBuilder::attr(n, "pads", std::vector<int64_t>{0, 0, 1, 1});
   asym.output("y");
   CHECK_THROWS_MATCHES(asym.import(), FormatError, What(Contains("'asym_pool'") && Contains("asymmetric pads")));
+  // Two refused nodes on separate branches are reported together; what depends on them is not.
+  auto* n2 = asym.node("MaxPool", {"x"}, {"y2"}, "asym_pool_2");
+  ModelBuilder::attr(n2, "kernel_shape", std::vector<int64_t>{2, 2});
+  ModelBuilder::attr(n2, "pads", std::vector<int64_t>{1, 0, 0, 0});
+  asym.node("Add", {"y", "y2"}, {"z"}, "sum");
+  asym.g->mutable_output(0)->set_name("z");
+  CHECK_THROWS_MATCHES(asym.import(), FormatError,
+                       What(Contains("test.onnx: 2 node(s) cannot be imported") && Contains("'asym_pool'") &&
+                            Contains("'asym_pool_2'") && !Contains("'sum'")));
   ModelBuilder ceil(13);
   ceil.input("x", {-1, 1, 5, 5});
   auto* m = ceil.node("MaxPool", {"x"}, {"y"}, "ceil_pool");

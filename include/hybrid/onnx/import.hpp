@@ -165,8 +165,19 @@ std::shared_ptr<nn::SymbolBlockT<T>> import_model_proto(const ::onnx::ModelProto
   }
   if (g.output_size() == 0) throw FormatError(source + ": the graph has no outputs");
 
+  // A node the mapping refuses is reported with every other refused node;
+  // nodes downstream of it are skipped (their inputs do not exist).
+  std::string refused;
+  int refused_count = 0;
+  std::unordered_set<std::string> poisoned;
   for (int i : topological_order(g, sources, source)) {
     const auto& n = g.node(i);
+    bool skip = false;
+    for (const auto& in : n.input()) skip = skip || poisoned.count(in);
+    if (skip) {
+      for (const auto& o : n.output()) poisoned.insert(o);
+      continue;
+    }
     NodeContext<T> c{n, opset, b, {}, {}};
     for (const auto& in : n.input()) {
       auto it = in.empty() ? values.end() : values.find(in);
@@ -176,14 +187,19 @@ std::shared_ptr<nn::SymbolBlockT<T>> import_model_proto(const ::onnx::ModelProto
     try {
       find_mapping<T>(n.op_type(), opset)->map(c);
     } catch (const Error& e) {
-      throw FormatError(source + ": node " + node_label(n, static_cast<size_t>(i)) + " (" + n.op_type() +
-                        ", opset " + std::to_string(opset) + "): " + e.what());
+      ++refused_count;
+      refused += "\n  node " + node_label(n, static_cast<size_t>(i)) + " (" + n.op_type() + ", opset " +
+                 std::to_string(opset) + "): " + e.what();
+      for (const auto& o : n.output()) poisoned.insert(o);
+      continue;
     }
     for (size_t k = 0; k < c.out.size() && k < static_cast<size_t>(n.output_size()); ++k)
       if (!n.output(static_cast<int>(k)).empty()) values[n.output(static_cast<int>(k))] = std::move(c.out[k]);
     for (int k = static_cast<int>(c.out.size()); k < n.output_size(); ++k)
       if (!n.output(k).empty()) values.erase(n.output(k));
   }
+  if (refused_count)
+    throw FormatError(source + ": " + std::to_string(refused_count) + " node(s) cannot be imported:" + refused);
 
   for (const auto& o : g.output()) {
     auto it = values.find(o.name());
