@@ -521,12 +521,40 @@ TEST_CASE("onnx import: a near-miss of the layer norm pattern runs as its elemen
   check_values((*net)(iota({1, 4})), {1, 4}, {-1.5f / s, -0.5f / s, 0.5f / s, 1.5f / s});
 }
 
-TEST_CASE("onnx import: a batch-dependent constant used at run time is refused, not baked in", "[onnx][import]") {
+TEST_CASE("onnx import: a filled tensor shaped like the batch broadcasts, or is refused", "[onnx][import]") {
+  // x + ones(Shape(x)) · 2: the fill becomes a (1, 2) constant that broadcasts.
   ModelBuilder b(13);
   b.input("x", {-1, 2});
   b.node("Shape", {"x"}, {"s"});
-  b.node("ConstantOfShape", {"s"}, {"zeros"});
-  b.node("Add", {"x", "zeros"}, {"y"}, "add_zeros");
+  auto* fill = b.node("ConstantOfShape", {"s"}, {"ones"});
+  auto* a = fill->add_attribute();
+  a->set_name("value");
+  a->set_type(::onnx::AttributeProto::TENSOR);
+  a->mutable_t()->set_data_type(::onnx::TensorProto::FLOAT);
+  a->mutable_t()->add_dims(1);
+  a->mutable_t()->add_float_data(2);
+  b.node("Add", {"x", "ones"}, {"y"}, "add_fill");
   b.output("y");
-  CHECK_THROWS_MATCHES(b.import(), FormatError, What(Contains("'add_zeros'") && Contains("batch")));
+  auto net = b.import();
+  for (int64_t n : {1, 3}) {
+    std::vector<float> v(static_cast<size_t>(2 * n));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) + 2;
+    check_values((*net)(iota({n, 2})), {n, 2}, v);
+  }
+  // Concatenated along the other axis it would need the full batch: refused, not baked in at batch 1.
+  ModelBuilder c(13);
+  c.input("x", {-1, 2});
+  c.node("Shape", {"x"}, {"s"});
+  c.node("ConstantOfShape", {"s"}, {"zeros"});
+  auto* cat = c.node("Concat", {"x", "zeros"}, {"y"}, "cat_zeros");
+  ModelBuilder::attr(cat, "axis", int64_t{1});
+  c.output("y");
+  CHECK_THROWS_MATCHES(c.import(), FormatError, What(Contains("'cat_zeros'") && Contains("batch")));
+  // As a graph output it cannot be computed at all.
+  ModelBuilder o(13);
+  o.input("x", {-1, 2});
+  o.node("Shape", {"x"}, {"s"});
+  o.node("ConstantOfShape", {"s"}, {"y"});
+  o.output("y");
+  CHECK_THROWS_MATCHES(o.import(), FormatError, What(Contains("graph output 'y'")));
 }

@@ -205,6 +205,10 @@ std::shared_ptr<nn::SymbolBlockT<T>> import_model_proto(const ::onnx::ModelProto
     auto it = values.find(o.name());
     if (it == values.end() || !it->second.defined())
       throw FormatError(source + ": the graph output '" + o.name() + "' is an output the importer does not produce");
+    if (it->second.known() && !same_values(it->second.c, it->second.c_alt))
+      throw FormatError(source + ": graph output '" + o.name() +
+                        "' is computed at import from the symbolic (batch) dimensions; hybrid's graph cannot "
+                        "compute it at run time");
     try {
       b.g.outputs.push_back(b.emit(it->second));
     } catch (const Error& e) {

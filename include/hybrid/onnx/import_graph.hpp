@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../api/creation.hpp"
 #include "../api/dispatch.hpp"
 #include "../graph/graph.hpp"
 
@@ -107,12 +108,16 @@ class GraphBuilder {
       node = g.add_variable(v.param, v.c.shape(), graph::VarKind::param);
       params.emplace(v.param, to_tensor<T>(v.c));
       param_nodes_[v.param] = node;
-    } else {
-      if (!same_values(v.c, v.c_alt))
-        throw NodeError("needs a tensor of shape " + to_string(v.c.shape()) +
-                        " computed from the input's symbolic (batch) dimensions at run time; hybrid's graph "
-                        "cannot compute shapes at run time, and baking in batch 1 would be wrong at other sizes");
+    } else if (same_values(v.c, v.c_alt)) {
       node = g.add_constant(to_tensor<T>(v.c));
+    } else {
+      // A filled tensor whose shape follows the batch (ConstantOfShape of
+      // Shape(x)): extent 1 there, and op() checks that broadcasting gives
+      // what the full tensor would at another batch size.
+      const Shape reduced = broadcastable_form(v);
+      node = g.add_constant(full<T>(reduced, static_cast<T>(v.c.size() ? v.c.data()[0] : 0)));
+      alt.push_back(reduced);
+      return *v.emitted = node;
     }
     alt.push_back(v.c.shape());
     return *v.emitted = node;
@@ -149,10 +154,13 @@ class GraphBuilder {
       return Value::constant(std::move(r), std::move(r_alt), integer);
     }
     std::vector<int> idx;
-    std::vector<Shape> alts;
+    std::vector<Shape> alts, true_alts;  // true: a batch-shaped fill at its full shape
+    bool reduced = false;
     for (const auto& v : in) {
       idx.push_back(emit(v));
       alts.push_back(alt[static_cast<size_t>(idx.back())]);
+      true_alts.push_back(v.known() ? v.c_alt.shape() : alts.back());
+      reduced = reduced || true_alts.back() != alts.back();
     }
     Attrs alt_attrs = attrs;
     Value r;
@@ -164,9 +172,48 @@ class GraphBuilder {
       throw NodeError(std::string("builds a ") + op_def(code).name +
                       " that only works at the traced batch size (at another one: " + e.what() + ")");
     }
+    if (reduced) {
+      Attrs probe = alt_attrs;
+      bool same = false;
+      try {
+        same = infer_shape(code, true_alts.data(), static_cast<int>(true_alts.size()), probe) == r.alt;
+      } catch (const Error&) {
+      }
+      if (!same)
+        throw NodeError(std::string(op_def(code).name) + " of a filled tensor whose shape follows the batch (" +
+                        to_string(true_alts[0]) + "...) does not broadcast to the same result at other batch sizes");
+    }
     alt.push_back(r.alt);
     r.integer = integer;
     return r;
+  }
+
+  /// The shape a batch-dependent import-time value takes in the graph: it
+  /// must be one value throughout, with extent 1 where it follows the batch.
+  static Shape broadcastable_form(const Value& v) {
+    const auto refuse = [&](const std::string& why) {
+      return NodeError("needs a tensor of shape " + to_string(v.c.shape()) +
+                       " computed from the input's symbolic (batch) dimensions, " + why +
+                       "; hybrid's graph cannot compute values at run time, and baking in batch 1 would be wrong "
+                       "at other sizes");
+    };
+    const Shape s = v.c.shape(), s2 = v.c_alt.shape();
+    if (s.size() != s2.size()) throw refuse("whose rank changes with them");
+    Shape reduced = s;
+    for (int i = 0; i < s.size(); ++i)
+      if (s[i] != s2[i]) {
+        if (s[i] != 1) throw refuse("with an extent that is not the batch itself");
+        reduced[i] = 1;
+      }
+    if (s == s2) throw refuse("whose values depend on them");
+    const auto uniform = [](const TensorT<double>& t) {
+      for (int64_t i = 1; i < t.size(); ++i)
+        if (!(t.data()[i] == t.data()[0])) return false;
+      return true;
+    };
+    if (!uniform(v.c) || !uniform(v.c_alt) || (v.c.size() && v.c_alt.size() && !(v.c.data()[0] == v.c_alt.data()[0])))
+      throw refuse("that is not one value throughout");
+    return reduced;
   }
 
   /// `x` reshaped to `target` (and, at the alternate extent, `target_alt`):
