@@ -173,15 +173,19 @@ class GraphBuilder {
                       " that only works at the traced batch size (at another one: " + e.what() + ")");
     }
     if (reduced) {
-      Attrs probe = alt_attrs;
+      // Only elementwise ops see a uniform fill the same at extent 1 as in full.
       bool same = false;
-      try {
-        same = infer_shape(code, true_alts.data(), static_cast<int>(true_alts.size()), probe) == r.alt;
-      } catch (const Error&) {
+      if (has_trait(code, kElementwise)) {
+        Attrs probe = alt_attrs;
+        try {
+          same = infer_shape(code, true_alts.data(), static_cast<int>(true_alts.size()), probe) == r.alt;
+        } catch (const Error&) {
+        }
       }
       if (!same)
-        throw NodeError(std::string(op_def(code).name) + " of a filled tensor whose shape follows the batch (" +
-                        to_string(true_alts[0]) + "...) does not broadcast to the same result at other batch sizes");
+        throw NodeError(std::string(op_def(code).name) +
+                        " is given a filled tensor whose shape follows the batch, and does not broadcast it to the "
+                        "same result at other batch sizes");
     }
     alt.push_back(r.alt);
     r.integer = integer;
