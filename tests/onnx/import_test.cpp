@@ -558,3 +558,20 @@ TEST_CASE("onnx import: a filled tensor shaped like the batch broadcasts, or is 
   o.output("y");
   CHECK_THROWS_MATCHES(o.import(), FormatError, What(Contains("graph output 'y'")));
 }
+
+TEST_CASE("onnx import: the walk goes on consistently past a node refused at another batch size", "[onnx][import]") {
+  // The concat works at batch 1 only; the nodes after it are still mapped
+  // (to find other refusals) and must see the right shapes.
+  ModelBuilder b(13);
+  b.input("x", {-1, 2});
+  b.init("row", {1, 2}, {1, 2});
+  auto* cat = b.node("Concat", {"x", "row"}, {"c"}, "cat");
+  ModelBuilder::attr(cat, "axis", int64_t{1});
+  b.node("Relu", {"x"}, {"r"});
+  b.node("Add", {"r", "r"}, {"y"});
+  b.node("Mul", {"y", "r"}, {"z"});
+  b.output("c");
+  b.output("z");
+  CHECK_THROWS_MATCHES(b.import(), FormatError,
+                       What(Contains("1 node(s) cannot be imported") && Contains("'cat'") && Contains("batch size")));
+}

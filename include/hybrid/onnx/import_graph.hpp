@@ -106,10 +106,12 @@ class GraphBuilder {
       auto it = param_nodes_.find(v.param);
       if (it != param_nodes_.end()) return *v.emitted = it->second;
       node = g.add_variable(v.param, v.c.shape(), graph::VarKind::param);
+      alt.push_back(v.c.shape());
       params.emplace(v.param, to_tensor<T>(v.c));
       param_nodes_[v.param] = node;
     } else if (same_values(v.c, v.c_alt)) {
       node = g.add_constant(to_tensor<T>(v.c));
+      alt.push_back(v.c.shape());
     } else {
       // A filled tensor whose shape follows the batch (ConstantOfShape of
       // Shape(x)): extent 1 there, and op() checks that broadcasting gives
@@ -117,9 +119,7 @@ class GraphBuilder {
       const Shape reduced = broadcastable_form(v);
       node = g.add_constant(full<T>(reduced, static_cast<T>(v.c.size() ? v.c.data()[0] : 0)));
       alt.push_back(reduced);
-      return *v.emitted = node;
     }
-    alt.push_back(v.c.shape());
     return *v.emitted = node;
   }
 
@@ -164,8 +164,11 @@ class GraphBuilder {
     }
     Attrs alt_attrs = attrs;
     Value r;
-    r.node = g.add_op(code, idx, std::move(attrs));
+    r.node = g.add_op(code, idx, std::move(attrs));  // adds nothing when it throws
     g.nodes[static_cast<size_t>(r.node)].name = label;
+    // alt stays in step with the nodes even when this node is refused below:
+    // the walk goes on to report other refusals.
+    alt.emplace_back();
     try {
       r.alt = infer_shape(code, alts.data(), static_cast<int>(alts.size()), alt_attrs);
     } catch (const Error& e) {
@@ -187,7 +190,7 @@ class GraphBuilder {
                         " is given a filled tensor whose shape follows the batch, and does not broadcast it to the "
                         "same result at other batch sizes");
     }
-    alt.push_back(r.alt);
+    alt.back() = r.alt;
     r.integer = integer;
     return r;
   }
