@@ -474,6 +474,13 @@ TEST_CASE("onnx import: inputs without a rank and unsupported element types are 
   f16.node("Add", {"x", "h"}, {"y"});
   f16.output("y");
   CHECK_THROWS_MATCHES(f16.import(), FormatError, What(Contains("initializer 'h'") && Contains("float16")));
+  // Dims that claim far more than the data holds are refused before anything that size is allocated.
+  ModelBuilder huge(13);
+  huge.input("x", {2});
+  huge.init("w", {1 << 19, 1 << 19}, {1});
+  huge.node("Add", {"x", "w"}, {"y"});
+  huge.output("y");
+  CHECK_THROWS_MATCHES(huge.import(), FormatError, What(Contains("initializer 'w'") && Contains("float_data holds 1")));
 }
 
 TEST_CASE("onnx import: nodes out of order are sorted; Split and Squeeze", "[onnx][import]") {

@@ -93,7 +93,7 @@ inline HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string&
   }
   const size_t count = static_cast<size_t>(n);
   const size_t esize = elem_size(type);
-  std::vector<double> v(count);
+  std::vector<double> v;  // allocated once the data is known to be there: dims alone may claim anything
   auto mismatch = [&](const std::string& field, size_t have) {
     return FormatError(what + ": " + field + " holds " + std::to_string(have) + " but dims " + to_string(shape) +
                        " of " + elem_type_name(type) + " need " + std::to_string(count) +
@@ -105,6 +105,7 @@ inline HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string&
       throw FormatError(what + ": raw_data holds " + std::to_string(raw.size()) + " bytes but dims " +
                         to_string(shape) + " of " + elem_type_name(type) + " need " + std::to_string(count * esize));
     }
+    v.resize(count);
     const char* p = raw.data();
     for (size_t i = 0; i < count; ++i, p += esize) {  // ONNX raw data is little-endian, as the host
       switch (type) {
@@ -121,25 +122,32 @@ inline HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string&
       }
     }
   } else {
+    size_t have;
+    const char* field;
+    switch (type) {
+      case ::onnx::TensorProto::FLOAT: have = static_cast<size_t>(t.float_data_size()); field = "float_data"; break;
+      case ::onnx::TensorProto::DOUBLE: have = static_cast<size_t>(t.double_data_size()); field = "double_data"; break;
+      case ::onnx::TensorProto::INT64: have = static_cast<size_t>(t.int64_data_size()); field = "int64_data"; break;
+      case ::onnx::TensorProto::UINT32: case ::onnx::TensorProto::UINT64:
+        have = static_cast<size_t>(t.uint64_data_size()); field = "uint64_data"; break;
+      default: have = static_cast<size_t>(t.int32_data_size()); field = "int32_data"; break;
+    }
+    if (have != count) throw mismatch(field, have);
+    v.resize(count);
     switch (type) {
       case ::onnx::TensorProto::FLOAT:
-        if (static_cast<size_t>(t.float_data_size()) != count) throw mismatch("float_data", t.float_data_size());
         for (size_t i = 0; i < count; ++i) v[i] = t.float_data(static_cast<int>(i));
         break;
       case ::onnx::TensorProto::DOUBLE:
-        if (static_cast<size_t>(t.double_data_size()) != count) throw mismatch("double_data", t.double_data_size());
         for (size_t i = 0; i < count; ++i) v[i] = t.double_data(static_cast<int>(i));
         break;
       case ::onnx::TensorProto::INT64:
-        if (static_cast<size_t>(t.int64_data_size()) != count) throw mismatch("int64_data", t.int64_data_size());
         for (size_t i = 0; i < count; ++i) v[i] = static_cast<double>(t.int64_data(static_cast<int>(i)));
         break;
       case ::onnx::TensorProto::UINT32: case ::onnx::TensorProto::UINT64:
-        if (static_cast<size_t>(t.uint64_data_size()) != count) throw mismatch("uint64_data", t.uint64_data_size());
         for (size_t i = 0; i < count; ++i) v[i] = static_cast<double>(t.uint64_data(static_cast<int>(i)));
         break;
       default:
-        if (static_cast<size_t>(t.int32_data_size()) != count) throw mismatch("int32_data", t.int32_data_size());
         for (size_t i = 0; i < count; ++i) v[i] = t.int32_data(static_cast<int>(i));
         break;
     }
