@@ -1,0 +1,584 @@
+// onnx::import_model: every PyTorch-exported fixture against PyTorch's
+// outputs (eager, hybridized, re-exported to hybrid's own format, other
+// batch sizes, T = double), every malformed fixture, and small models built
+// here with the protobuf API against values computed by hand.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <hybrid/hybrid.hpp>
+#include <hybrid/onnx/import.hpp>
+
+#include "../support/files.hpp"
+#include "../support/matchers.hpp"
+#include "../support/npy.hpp"
+
+using hybrid::FormatError;
+using hybrid::Shape;
+using hybrid::TensorT;
+using Catch::Matchers::Contains;
+using testing::What;
+namespace hx = hybrid::onnx;
+
+namespace {
+
+const std::string kFixtures = std::string(HYBRID_SOURCE_DIR) + "/tests/onnx/fixtures/";
+
+nlohmann::json manifest() {
+  std::ifstream in(kFixtures + "MANIFEST.json");
+  REQUIRE(in);
+  return nlohmann::json::parse(in);
+}
+
+/// Elementwise |a - b| <= atol + rtol·|b| (the manifest's rule, numpy.allclose's).
+template <class T>
+void check_close(const TensorT<T>& actual, const TensorT<float>& expected, double rtol, double atol,
+                 const std::string& what) {
+  INFO(what);
+  REQUIRE(actual.shape() == expected.shape());
+  double worst = 0;
+  int64_t at = -1;
+  for (int64_t i = 0; i < expected.size(); ++i) {
+    const double a = static_cast<double>(actual.data()[i]), b = static_cast<double>(expected.data()[i]);
+    const double excess = std::fabs(a - b) - (atol + rtol * std::fabs(b));
+    if (!(excess <= worst)) {
+      worst = std::isnan(excess) ? INFINITY : excess;
+      at = i;
+    }
+  }
+  INFO("worst element " << at);
+  CHECK(worst <= 0);
+}
+
+/// Rows `rows` of `t` along axis 0, stacked: a batch built from the fixture's samples.
+template <class T>
+TensorT<T> rows_of(const TensorT<T>& t, const std::vector<int64_t>& rows) {
+  Shape s = t.shape();
+  const int64_t row = s[0] ? t.size() / s[0] : 0;
+  s[0] = static_cast<int64_t>(rows.size());
+  TensorT<T> out = TensorT<T>::empty(s);
+  for (size_t k = 0; k < rows.size(); ++k)
+    std::copy(t.data() + rows[k] * row, t.data() + (rows[k] + 1) * row, out.data() + static_cast<int64_t>(k) * row);
+  return out;
+}
+
+template <class T>
+void check_fixture(const nlohmann::json& f) {
+  const std::string name = f["name"];
+  const std::string model = kFixtures + f["model"].get<std::string>();
+  const double rtol = f["tolerance"]["rtol"], atol = f["tolerance"]["atol"];
+  std::vector<TensorT<T>> inputs;
+  std::vector<std::string> input_names;
+  for (const auto& in : f["inputs"]) {
+    inputs.push_back(hybrid::testing::read_npy(kFixtures + in["file"].get<std::string>()).template tensor<T>());
+    input_names.push_back(in["name"]);
+  }
+  std::vector<TensorT<float>> expected;
+  for (const auto& out : f["outputs"])
+    expected.push_back(hybrid::testing::read_npy(kFixtures + out["file"].get<std::string>()).template tensor<float>());
+
+  auto net = hx::import_model<T>(model);
+  REQUIRE(net->input_names() == input_names);
+  auto check_all = [&](const std::vector<TensorT<T>>& got, const std::string& how) {
+    REQUIRE(got.size() == expected.size());
+    for (size_t k = 0; k < got.size(); ++k) check_close(got[k], expected[k], rtol, atol, name + " " + how + " output " + std::to_string(k));
+  };
+  check_all(net->forward_many(inputs), "eager");  // the graph interpreted node by node
+  check_all(net->call(inputs), "hybridized");
+  check_all(net->call(inputs), "hybridized, replayed");
+
+  // Other batch sizes: a batch of the fixture's samples gives their outputs.
+  const int64_t batch = inputs[0].shape()[0];
+  if (f["dynamic_batch"].get<bool>()) {
+    for (const std::vector<int64_t>& rows : {std::vector<int64_t>{batch - 1}, std::vector<int64_t>{1 % batch, 0, batch - 1}}) {
+      std::vector<TensorT<T>> in;
+      for (const auto& x : inputs) in.push_back(rows_of(x, rows));
+      const auto got = net->call(in);
+      for (size_t k = 0; k < got.size(); ++k)
+        check_close(got[k], rows_of(expected[k], rows), rtol, atol,
+                    name + " at batch " + std::to_string(rows.size()) + " output " + std::to_string(k));
+    }
+  }
+
+  // hybrid's own format: exported and loaded back, the same outputs.
+  net->call(inputs);
+  testing::TempDir dir;
+  net->export_model(dir.file("m"));
+  auto back = hybrid::nn::SymbolBlockT<T>::imports(dir.file("m-symbol.json"), input_names, dir.file("m-0000.params"));
+  check_all(back->call(inputs), "re-exported");
+}
+
+// ---- building small models with the protobuf API ----------------------------------------------
+
+struct ModelBuilder {
+  ::onnx::ModelProto m;
+  ::onnx::GraphProto* g;
+  explicit ModelBuilder(int64_t opset = 17, const std::string& domain = "") {
+    m.set_ir_version(8);
+    auto* o = m.add_opset_import();
+    o->set_domain(domain);
+    o->set_version(opset);
+    g = m.mutable_graph();
+    g->set_name("test");
+  }
+  void input(const std::string& name, const std::vector<int64_t>& dims, int type = ::onnx::TensorProto::FLOAT) {
+    auto* v = g->add_input();
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(type);
+    auto* s = t->mutable_shape();
+    for (int64_t d : dims) {
+      if (d < 0) s->add_dim()->set_dim_param("batch");
+      else s->add_dim()->set_dim_value(d);
+    }
+  }
+  void output(const std::string& name) { g->add_output()->set_name(name); }
+  ::onnx::TensorProto* init(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->add_dims(d);
+    for (float x : v) t->add_float_data(x);
+    return t;
+  }
+  void ints(const std::string& name, const std::vector<int64_t>& v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::INT64);
+    t->add_dims(static_cast<int64_t>(v.size()));
+    for (int64_t x : v) t->add_int64_data(x);
+  }
+  ::onnx::NodeProto* node(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out,
+                          const std::string& name = "") {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(name.empty() ? op : name);
+    for (const auto& s : in) n->add_input(s);
+    for (const auto& s : out) n->add_output(s);
+    return n;
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& key, int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(key);
+    a->set_type(::onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& key, float v) {
+    auto* a = n->add_attribute();
+    a->set_name(key);
+    a->set_type(::onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& key, const std::vector<int64_t>& v) {
+    auto* a = n->add_attribute();
+    a->set_name(key);
+    a->set_type(::onnx::AttributeProto::INTS);
+    for (int64_t x : v) a->add_ints(x);
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& key, const std::string& v) {
+    auto* a = n->add_attribute();
+    a->set_name(key);
+    a->set_type(::onnx::AttributeProto::STRING);
+    a->set_s(v);
+  }
+  template <class T = float>
+  std::shared_ptr<hybrid::nn::SymbolBlockT<T>> import() const {
+    const std::string bytes = m.SerializeAsString();
+    return hx::import_model_bytes<T>(bytes.data(), bytes.size(), "test.onnx");
+  }
+};
+
+hybrid::Tensor iota(const Shape& s, float start = 0, float step = 1) {
+  hybrid::Tensor t = hybrid::Tensor::empty(s);
+  for (int64_t i = 0; i < t.size(); ++i) t.data()[i] = start + step * static_cast<float>(i);
+  return t;
+}
+
+void check_values(const hybrid::Tensor& t, const Shape& shape, const std::vector<float>& v) {
+  REQUIRE(t.shape() == shape);
+  REQUIRE(t.size() == static_cast<int64_t>(v.size()));
+  for (size_t i = 0; i < v.size(); ++i) CHECK(t.data()[i] == Approx(v[i]).epsilon(1e-6));
+}
+
+}  // namespace
+
+TEST_CASE("onnx import: every PyTorch fixture matches PyTorch's outputs", "[onnx][import]") {
+  const auto m = manifest();
+  REQUIRE(m["fixtures"].size() >= 4);
+  for (const auto& f : m["fixtures"]) {
+    SECTION(f["name"].get<std::string>() + " float") { check_fixture<float>(f); }
+    SECTION(f["name"].get<std::string>() + " double") { check_fixture<double>(f); }
+  }
+}
+
+TEST_CASE("onnx import: initializers are parameters named as in the file", "[onnx][import]") {
+  auto net = hx::import_model<float>(kFixtures + "mlp/model.onnx");
+  std::vector<std::string> names;
+  for (const auto& p : net->collect_params()) names.push_back(p->name());
+  CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"});
+  // The transformer's shape-only initializers and Constants are folded, not parameters.
+  auto tr = hx::import_model<float>(kFixtures + "transformer_encoder/model.onnx");
+  for (const auto& p : tr->collect_params()) CHECK(p->shape().size() >= 1);
+  // The exact-erf GELU and layer norms became single ops.
+  const std::string text = hx::import_model<float>(kFixtures + "ops_zoo_17/model.onnx")->loaded_graph_text();
+  CHECK_THAT(text, Contains("gelu(") && Contains("layer_norm(") && Contains("embedding("));
+}
+
+TEST_CASE("onnx import: malformed fixtures give FormatError naming the file and the fault", "[onnx][import]") {
+  const auto m = manifest();
+  auto expect = [&](const std::string& file, const std::vector<std::string>& parts) {
+    const std::string path = kFixtures + file;
+    INFO(file);
+    try {
+      hx::import_model<float>(path);
+      FAIL("no error");
+    } catch (const FormatError& e) {
+      const std::string what = e.what();
+      INFO(what);
+      CHECK_THAT(what, Contains(path));
+      for (const auto& p : parts) CHECK_THAT(what, Contains(p));
+    }
+  };
+  size_t checked = 0;
+  for (const auto& b : m["bad"]) {
+    const std::string file = b["file"];
+    if (file == "bad/unsupported_ops.onnx") {
+      std::vector<std::string> parts;
+      for (const auto& n : b["unsupported_nodes"]) {
+        parts.push_back(n["op_type"].get<std::string>() + " '" + n["name"].get<std::string>() + "'");
+        parts.push_back("opset " + std::to_string(n["opset"].get<int>()));
+      }
+      parts.push_back("2 unsupported");
+      expect(file, parts);
+    } else if (file == "bad/opset_11.onnx") {
+      expect(file, {"Gemm", "opset 11"});
+    } else if (file == "bad/truncated.onnx") {
+      expect(file, {"does not parse"});
+    } else if (file == "bad/empty.onnx") {
+      expect(file, {"no graph"});
+    } else if (file == "bad/bad_initializer_size.onnx") {
+      expect(file, {"fc.weight", "44 bytes", "need 48"});
+    } else if (file == "bad/bad_initializer_count.onnx") {
+      expect(file, {"fc.bias", "4 but"});
+    } else if (file == "bad/dangling_input.onnx") {
+      expect(file, {"'relu'", "'nowhere'"});
+    } else if (file == "bad/cycle.onnx") {
+      expect(file, {"cycle", "Relu", "Neg", "Add"});
+    } else if (file == "bad/external_data.onnx" || file == "bad/external_data_escape.onnx") {
+      expect(file, {"fc.weight", "external"});
+    } else {
+      expect(file, {});
+    }
+    ++checked;
+  }
+  CHECK(checked == m["bad"].size());
+  CHECK_THROWS_MATCHES(hx::import_model<float>(kFixtures + "no_such.onnx"), hybrid::Error, What(Contains("no_such.onnx")));
+}
+
+TEST_CASE("onnx import: every unsupported node is listed in one error", "[onnx][import]") {
+  ModelBuilder b(17);
+  b.input("x", {-1, 4});
+  b.node("Relu", {"x"}, {"a"}, "r");
+  b.node("Softplus", {"a"}, {"b"}, "sp1");
+  b.node("Softplus", {"b"}, {"c"}, "sp2");
+  auto* ms = b.node("FusedGemm", {"c"}, {"d"}, "ms");
+  ms->set_domain("com.microsoft");
+  b.node("HardMax", {"d"}, {"y"}, "hm");
+  b.output("y");
+  CHECK_THROWS_MATCHES(b.import(), FormatError,
+                       What(Contains("test.onnx: 4 unsupported") && Contains("Softplus 'sp1' (domain ai.onnx, opset 17)") &&
+                            Contains("Softplus 'sp2'") && Contains("FusedGemm 'ms' (domain com.microsoft, opset not imported)") &&
+                            Contains("HardMax 'hm'")));
+  ModelBuilder old(12);
+  old.input("x", {-1, 4});
+  old.node("Relu", {"x"}, {"y"}, "r");
+  old.output("y");
+  CHECK_THROWS_MATCHES(old.import(), FormatError, What(Contains("Relu 'r' (domain ai.onnx, opset 12)")));
+}
+
+TEST_CASE("onnx import: Slice with negative steps and INT_MAX ends", "[onnx][import]") {
+  ModelBuilder b(13);
+  b.input("x", {-1, 6});
+  b.ints("s", {-1});
+  b.ints("e", {INT64_MIN});
+  b.ints("a", {1});
+  b.ints("st", {-2});
+  b.node("Slice", {"x", "s", "e", "a", "st"}, {"y"});
+  b.ints("s2", {1});
+  b.ints("e2", {INT64_MAX});
+  b.ints("a2", {-1});
+  b.node("Slice", {"y", "s2", "e2", "a2"}, {"z"}, "tail");
+  b.output("z");
+  auto net = b.import();
+  // Row r of x: 6r .. 6r+5; step -2 from the end picks 5, 3, 1; then [1:] keeps 3, 1.
+  check_values((*net)(iota({2, 6})), {2, 2}, {3, 1, 9, 7});
+  check_values((*net)(iota({1, 6})), {1, 2}, {3, 1});
+}
+
+TEST_CASE("onnx import: Reshape with 0 and -1 follows the batch", "[onnx][import]") {
+  ModelBuilder b(13);
+  b.input("x", {-1, 2, 3});
+  b.ints("t", {0, -1});
+  b.node("Reshape", {"x", "t"}, {"y"});
+  b.node("Shape", {"x"}, {"s"});
+  b.ints("i", {0});
+  b.node("Gather", {"s", "i"}, {"n"});
+  b.ints("rest", {3, 2});
+  auto* c = b.node("Concat", {"n", "rest"}, {"t2"});
+  ModelBuilder::attr(c, "axis", int64_t{0});
+  b.node("Reshape", {"y", "t2"}, {"z"}, "from_shape");
+  b.output("z");
+  auto net = b.import();
+  for (int64_t n : {1, 3, 5}) {
+    const auto y = (*net)(iota({n, 2, 3}));
+    std::vector<float> v(static_cast<size_t>(n * 6));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
+    check_values(y, {n, 3, 2}, v);
+  }
+  // Two batch-dependent extents cannot be one -1: refused, naming the node.
+  ModelBuilder bad(13);
+  bad.input("x", {-1, -1, 4});
+  bad.node("Shape", {"x"}, {"s"});
+  bad.ints("i", {0, 1});
+  bad.node("Gather", {"s", "i"}, {"ab"});
+  bad.ints("four", {2, 2});
+  auto* c2 = bad.node("Concat", {"ab", "four"}, {"t"});
+  ModelBuilder::attr(c2, "axis", int64_t{0});
+  bad.node("Reshape", {"x", "t"}, {"y"}, "two_dynamic");
+  bad.output("y");
+  CHECK_THROWS_MATCHES(bad.import(), FormatError, What(Contains("'two_dynamic'") && Contains("only one (-1)")));
+}
+
+TEST_CASE("onnx import: Gemm with transA, alpha and beta", "[onnx][import]") {
+  ModelBuilder b(13);
+  b.input("a", {3, -1});  // transA: A is (K, M) with M the batch
+  b.init("w", {3, 2}, {1, 2, 3, 4, 5, 6});
+  b.init("c", {1, 2}, {10, 20});
+  auto* n = b.node("Gemm", {"a", "w", "c"}, {"y"});
+  ModelBuilder::attr(n, "transA", int64_t{1});
+  ModelBuilder::attr(n, "alpha", 0.5f);
+  ModelBuilder::attr(n, "beta", 2.0f);
+  b.output("y");
+  auto net = b.import();
+  // A^T = [[0, 2, 4], [1, 3, 5]]; A^T W = [[26, 32], [35, 44]]; ·0.5 + 2·c.
+  check_values((*net)(iota({3, 2})), {2, 2}, {33, 56, 37.5f, 62});
+  const auto yd = (*b.import<double>())(TensorT<double>(hybrid::from_vector<double>({0, 1, 2, 3, 4, 5}, {3, 2})));
+  CHECK(yd.to_vector() == std::vector<double>{33, 56, 37.5, 62});
+  // transB = 1, alpha = beta = 1, bias (N,): one fully_connected with the (out, in) weight.
+  ModelBuilder fc(13);
+  fc.input("x", {-1, 3});
+  fc.init("w", {2, 3}, {1, 0, 0, 0, 1, 1});
+  fc.init("bias", {2}, {0.5f, -1});
+  auto* g = fc.node("Gemm", {"x", "w", "bias"}, {"y"});
+  ModelBuilder::attr(g, "transB", int64_t{1});
+  fc.output("y");
+  auto fnet = fc.import();
+  CHECK_THAT(fnet->loaded_graph_text(), Contains("fully_connected("));
+  check_values((*fnet)(iota({2, 3})), {2, 2}, {0.5f, 2, 3.5f, 8});
+}
+
+TEST_CASE("onnx import: AveragePool count_include_pad 0 and 1, and refused windows", "[onnx][import]") {
+  for (int64_t include : {0, 1}) {
+    ModelBuilder b(13);
+    b.input("x", {-1, 1, 2, 2});
+    auto* n = b.node("AveragePool", {"x"}, {"y"}, "pool");
+    ModelBuilder::attr(n, "kernel_shape", std::vector<int64_t>{2, 2});
+    ModelBuilder::attr(n, "pads", std::vector<int64_t>{1, 1, 1, 1});
+    ModelBuilder::attr(n, "strides", std::vector<int64_t>{2, 2});
+    if (include) ModelBuilder::attr(n, "count_include_pad", include);
+    b.output("y");
+    // x = [[1, 2], [3, 4]]; each 2x2 window holds one element and three pads.
+    const auto y = (*b.import())(iota({1, 1, 2, 2}, 1));
+    if (include) check_values(y, {1, 1, 2, 2}, {0.25f, 0.5f, 0.75f, 1});
+    else check_values(y, {1, 1, 2, 2}, {1, 2, 3, 4});
+  }
+  ModelBuilder asym(13);
+  asym.input("x", {-1, 1, 4, 4});
+  auto* n = asym.node("MaxPool", {"x"}, {"y"}, "asym_pool");
+  ModelBuilder::attr(n, "kernel_shape", std::vector<int64_t>{2, 2});
+  ModelBuilder::attr(n, "pads", std::vector<int64_t>{0, 0, 1, 1});
+  asym.output("y");
+  CHECK_THROWS_MATCHES(asym.import(), FormatError, What(Contains("'asym_pool'") && Contains("asymmetric pads")));
+  // Two refused nodes on separate branches are reported together; what depends on them is not.
+  auto* n2 = asym.node("MaxPool", {"x"}, {"y2"}, "asym_pool_2");
+  ModelBuilder::attr(n2, "kernel_shape", std::vector<int64_t>{2, 2});
+  ModelBuilder::attr(n2, "pads", std::vector<int64_t>{1, 0, 0, 0});
+  asym.node("Add", {"y", "y2"}, {"z"}, "sum");
+  asym.g->mutable_output(0)->set_name("z");
+  CHECK_THROWS_MATCHES(asym.import(), FormatError,
+                       What(Contains("test.onnx: 2 node(s) cannot be imported") && Contains("'asym_pool'") &&
+                            Contains("'asym_pool_2'") && !Contains("'sum'")));
+  ModelBuilder ceil(13);
+  ceil.input("x", {-1, 1, 5, 5});
+  auto* m = ceil.node("MaxPool", {"x"}, {"y"}, "ceil_pool");
+  ModelBuilder::attr(m, "kernel_shape", std::vector<int64_t>{2, 2});
+  ModelBuilder::attr(m, "strides", std::vector<int64_t>{2, 2});
+  ModelBuilder::attr(m, "ceil_mode", int64_t{1});
+  ceil.output("y");
+  CHECK_THROWS_MATCHES(ceil.import(), FormatError, What(Contains("'ceil_pool'") && Contains("ceil_mode")));
+  // Where rounding up gives the same extent, ceil_mode = 1 is accepted.
+  ModelBuilder even(13);
+  even.input("x", {-1, 1, 4, 4});
+  auto* e = even.node("MaxPool", {"x"}, {"y"}, "even_pool");
+  ModelBuilder::attr(e, "kernel_shape", std::vector<int64_t>{2, 2});
+  ModelBuilder::attr(e, "strides", std::vector<int64_t>{2, 2});
+  ModelBuilder::attr(e, "ceil_mode", int64_t{1});
+  even.output("y");
+  check_values((*even.import())(iota({1, 1, 4, 4})), {1, 1, 2, 2}, {5, 7, 13, 15});
+}
+
+TEST_CASE("onnx import: Conv with SAME_UPPER padding resolves to symmetric pads", "[onnx][import]") {
+  ModelBuilder b(13);
+  b.input("x", {-1, 1, 3, 3});
+  b.init("w", {1, 1, 3, 3}, {0, 0, 0, 0, 1, 0, 0, 0, 1});
+  auto* n = b.node("Conv", {"x", "w"}, {"y"}, "same");
+  ModelBuilder::attr(n, "auto_pad", std::string("SAME_UPPER"));
+  b.output("y");
+  // y[i, j] = x[i, j] + x[i+1, j+1] (zero outside).
+  check_values((*b.import())(iota({1, 1, 3, 3})), {1, 1, 3, 3}, {4, 6, 2, 10, 12, 5, 6, 7, 8});
+  ModelBuilder odd(13);
+  odd.input("x", {-1, 1, 4, 4});
+  odd.init("w", {1, 1, 2, 2}, {1, 1, 1, 1});
+  auto* m = odd.node("Conv", {"x", "w"}, {"y"}, "uneven");
+  ModelBuilder::attr(m, "auto_pad", std::string("SAME_UPPER"));
+  odd.output("y");
+  CHECK_THROWS_MATCHES(odd.import(), FormatError, What(Contains("'uneven'") && Contains("SAME_UPPER")));
+}
+
+TEST_CASE("onnx import: inputs without a rank and unsupported element types are refused", "[onnx][import]") {
+  ModelBuilder b(13);
+  auto* v = b.g->add_input();
+  v->set_name("x");
+  v->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
+  b.node("Relu", {"x"}, {"y"});
+  b.output("y");
+  CHECK_THROWS_MATCHES(b.import(), FormatError, What(Contains("test.onnx") && Contains("'x'") && Contains("unknown rank")));
+  ModelBuilder s(13);
+  s.input("x", {2}, ::onnx::TensorProto::STRING);
+  s.node("Identity", {"x"}, {"y"});
+  s.output("y");
+  CHECK_THROWS_MATCHES(s.import(), FormatError, What(Contains("'x'") && Contains("string")));
+  ModelBuilder f16(13);
+  f16.input("x", {2});
+  auto* t = f16.g->add_initializer();
+  t->set_name("h");
+  t->set_data_type(::onnx::TensorProto::FLOAT16);
+  t->add_dims(2);
+  t->add_int32_data(0);
+  t->add_int32_data(0);
+  f16.node("Add", {"x", "h"}, {"y"});
+  f16.output("y");
+  CHECK_THROWS_MATCHES(f16.import(), FormatError, What(Contains("initializer 'h'") && Contains("float16")));
+  // Dims that claim far more than the data holds are refused before anything that size is allocated.
+  ModelBuilder huge(13);
+  huge.input("x", {2});
+  huge.init("w", {1 << 19, 1 << 19}, {1});
+  huge.node("Add", {"x", "w"}, {"y"});
+  huge.output("y");
+  CHECK_THROWS_MATCHES(huge.import(), FormatError, What(Contains("initializer 'w'") && Contains("float_data holds 1")));
+}
+
+TEST_CASE("onnx import: nodes out of order are sorted; Split and Squeeze", "[onnx][import]") {
+  ModelBuilder b(13);
+  b.input("x", {-1, 4});
+  // Listed consumers first: ONNX requires topological order, the importer sorts.
+  b.node("Squeeze", {"u", "ax"}, {"y"}, "squeeze");
+  b.node("Unsqueeze", {"s1", "ax"}, {"u"}, "unsqueeze");
+  b.ints("ax", {1});
+  b.ints("sizes", {1, 3});
+  auto* sp = b.node("Split", {"x", "sizes"}, {"s0", "s1"}, "split");
+  ModelBuilder::attr(sp, "axis", int64_t{1});
+  b.output("y");
+  auto net = b.import();
+  check_values((*net)(iota({2, 4})), {2, 3}, {1, 2, 3, 5, 6, 7});
+}
+
+TEST_CASE("onnx import: a near-miss of the layer norm pattern runs as its elementwise ops", "[onnx][import]") {
+  // mean over the last axis, but the epsilon is added after the square root:
+  // not layer_norm, so the ops stay as written.
+  ModelBuilder b(13);
+  b.input("x", {-1, 4});
+  auto mean = [&](const std::string& in, const std::string& out) {
+    auto* n = b.node("ReduceMean", {in}, {out}, out);
+    ModelBuilder::attr(n, "axes", std::vector<int64_t>{-1});
+  };
+  mean("x", "m");
+  b.node("Sub", {"x", "m"}, {"d"});
+  b.init("two", {}, {2});
+  b.node("Pow", {"d", "two"}, {"d2"});
+  mean("d2", "v");
+  b.node("Sqrt", {"v"}, {"s"});
+  b.init("eps", {}, {1});
+  b.node("Add", {"s", "eps"}, {"se"});
+  b.node("Div", {"d", "se"}, {"n"});
+  b.init("gamma", {4}, {1, 1, 1, 1});
+  b.node("Mul", {"n", "gamma"}, {"g"});
+  b.init("beta", {4}, {0, 0, 0, 0});
+  b.node("Add", {"g", "beta"}, {"y"}, "last");
+  b.output("y");
+  auto net = b.import();
+  CHECK_THAT(net->loaded_graph_text(), !Contains("layer_norm"));
+  // x = 0 1 2 3: d = -1.5 -0.5 0.5 1.5, v = 1.25, y = d / (√1.25 + 1).
+  const float s = std::sqrt(1.25f) + 1;
+  check_values((*net)(iota({1, 4})), {1, 4}, {-1.5f / s, -0.5f / s, 0.5f / s, 1.5f / s});
+}
+
+TEST_CASE("onnx import: a filled tensor shaped like the batch broadcasts, or is refused", "[onnx][import]") {
+  // x + ones(Shape(x)) · 2: the fill becomes a (1, 2) constant that broadcasts.
+  ModelBuilder b(13);
+  b.input("x", {-1, 2});
+  b.node("Shape", {"x"}, {"s"});
+  auto* fill = b.node("ConstantOfShape", {"s"}, {"ones"});
+  auto* a = fill->add_attribute();
+  a->set_name("value");
+  a->set_type(::onnx::AttributeProto::TENSOR);
+  a->mutable_t()->set_data_type(::onnx::TensorProto::FLOAT);
+  a->mutable_t()->add_dims(1);
+  a->mutable_t()->add_float_data(2);
+  b.node("Add", {"x", "ones"}, {"y"}, "add_fill");
+  b.output("y");
+  auto net = b.import();
+  for (int64_t n : {1, 3}) {
+    std::vector<float> v(static_cast<size_t>(2 * n));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) + 2;
+    check_values((*net)(iota({n, 2})), {n, 2}, v);
+  }
+  // Concatenated along the other axis it would need the full batch: refused, not baked in at batch 1.
+  ModelBuilder c(13);
+  c.input("x", {-1, 2});
+  c.node("Shape", {"x"}, {"s"});
+  c.node("ConstantOfShape", {"s"}, {"zeros"});
+  auto* cat = c.node("Concat", {"x", "zeros"}, {"y"}, "cat_zeros");
+  ModelBuilder::attr(cat, "axis", int64_t{1});
+  c.output("y");
+  CHECK_THROWS_MATCHES(c.import(), FormatError, What(Contains("'cat_zeros'") && Contains("batch")));
+  // As a graph output it cannot be computed at all.
+  ModelBuilder o(13);
+  o.input("x", {-1, 2});
+  o.node("Shape", {"x"}, {"s"});
+  o.node("ConstantOfShape", {"s"}, {"y"});
+  o.output("y");
+  CHECK_THROWS_MATCHES(o.import(), FormatError, What(Contains("graph output 'y'")));
+}
+
+TEST_CASE("onnx import: the walk goes on consistently past a node refused at another batch size", "[onnx][import]") {
+  // The concat works at batch 1 only; the nodes after it are still mapped
+  // (to find other refusals) and must see the right shapes.
+  ModelBuilder b(13);
+  b.input("x", {-1, 2});
+  b.init("row", {1, 2}, {1, 2});
+  auto* cat = b.node("Concat", {"x", "row"}, {"c"}, "cat");
+  ModelBuilder::attr(cat, "axis", int64_t{1});
+  b.node("Relu", {"x"}, {"r"});
+  b.node("Add", {"r", "r"}, {"y"});
+  b.node("Mul", {"y", "r"}, {"z"});
+  b.output("c");
+  b.output("z");
+  CHECK_THROWS_MATCHES(b.import(), FormatError,
+                       What(Contains("1 node(s) cannot be imported") && Contains("'cat'") && Contains("batch size")));
+}
