@@ -29,15 +29,17 @@ have_file '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' || miss
 # libFuzzer's runtime, for the fuzz targets built with clang++.
 have_file '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' || missing+=(libfuzzer)
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -ne 0 ]; then
+  echo "setup: installing packages (missing: ${missing[*]})"
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ] && command -v sudo > /dev/null; then
+    SUDO=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
 fi
 
-echo "setup: installing packages (missing: ${missing[*]})"
-SUDO=()
-if [ "$(id -u)" -ne 0 ] && command -v sudo > /dev/null; then
-  SUDO=(sudo)
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
+# The ONNX component (libonnx-dev, protobuf) and Node with onnxruntime-node
+# for its ONNX Runtime cross-check; quick when present.
+./scripts/setup_onnx.sh
