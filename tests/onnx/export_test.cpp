@@ -377,13 +377,14 @@ TEST_CASE("export errors are clear and leave no file behind", "[onnx][export]") 
 namespace {
 
 template <class Net>
-void write_ort_case(Net& net, const std::string& name, const Shape& in_shape, const Shape& other_shape) {
+void write_ort_case(Net& net, const std::string& name, const Shape& in_shape, const Shape& other_shape,
+                    int opset = 17) {
   const fs::path dir = fs::path(HYBRID_BINARY_DIR) / "ort" / name;
   fs::create_directories(dir);
   net.hybridize();
   const TensorT<float> x = hybrid::random::normal<float>(in_shape);
   const TensorT<float> y = net(x);
-  hx::export_model(net, (dir / "model.onnx").string());
+  hx::export_model(net, (dir / "model.onnx").string(), opset);
   checked((dir / "model.onnx").string());
   hybrid::testing::write_npy((dir / "input_0.npy").string(), x);
   hybrid::testing::write_npy((dir / "expected_0.npy").string(), y);
@@ -411,6 +412,12 @@ TEST_CASE("models for the ONNX Runtime cross-check", "[.][ort-export]") {
     write_ort_case(net, "every_op", Shape{2, 6}, Shape{5, 6});
   }
   {
+    // Opset 13: the decomposed layer_norm, among others.
+    testing::AllOpsNetT<float> net;
+    net.initialize(nn::init::Normal(0.5));
+    write_ort_case(net, "every_op_opset13", Shape{2, 6}, Shape{5, 6}, 13);
+  }
+  {
     auto net = testing::small_resnet<float>();
     write_ort_case(net, "small_resnet", Shape{2, 1, 28, 28}, Shape{5, 1, 28, 28});
   }
@@ -436,5 +443,5 @@ TEST_CASE("models for the ONNX Runtime cross-check", "[.][ort-export]") {
     }
     write_ort_case(net, "trained_mlp", Shape{3, 512}, Shape{5, 512});
   }
-  std::ofstream(fs::path(HYBRID_BINARY_DIR) / "ort" / "DONE") << "6 models\n";
+  std::ofstream(fs::path(HYBRID_BINARY_DIR) / "ort" / "DONE") << "7 models\n";
 }

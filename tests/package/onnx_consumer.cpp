@@ -25,15 +25,15 @@ int main() {
   const Tensor x = random::normal<float>({3, 5});
   const Tensor y = net(x);
   const std::string path = "consumer-model.onnx";
-  onnx::export_model(net, path);
-  const ::onnx::ModelProto model = onnx::read_model_file(path);
+  hybrid::onnx::export_model(net, path);
+  const ::onnx::ModelProto model = hybrid::onnx::read_model_file(path);
   ::onnx::checker::check_model(model);
   if (model.graph().initializer_size() != 4 || model.graph().input(0).name() != "data") {
     std::cerr << "the exported model does not hold the network\n";
     return 1;
   }
 #ifdef HYBRID_CONSUMER_HAS_IMPORT
-  const auto imported = onnx::import_model<float>(path);
+  const auto imported = hybrid::onnx::import_model<float>(path);
   const Tensor z = (*imported)(x);
   for (int64_t i = 0; i < y.size(); ++i)
     if (std::fabs(z.data()[i] - y.data()[i]) > 1e-5f * (1 + std::fabs(y.data()[i]))) {
