@@ -255,6 +255,46 @@ TEST_CASE("a trained MLP exports the trained weights", "[onnx][export]") {
   check_export<float>(net, dir.file("trained.onnx"), Shape{4, 512}, 17);
 }
 
+TEST_CASE("a block last called in train mode exports its predict form", "[onnx][export]") {
+  // The last plan was traced inside record() (train mode): the file still
+  // holds inference BatchNormalization with the updated running statistics.
+  testing::TempDir dir;
+  auto net = testing::small_resnet<float>();
+  net.hybridize();
+  nn::loss::SoftmaxCrossEntropyLoss loss;
+  nn::Trainer trainer(net.collect_params(), "sgd", {{"learning_rate", 0.1}});
+  const TensorT<float> x = hybrid::random::normal<float>({4, 1, 28, 28});
+  const TensorT<float> labels = hybrid::from_vector<float>({1, 3, 5, 7}, {4});
+  TensorT<float> l;
+  {
+    auto rec = hybrid::autograd::record();
+    l = loss(net(x), labels);
+  }
+  l.backward();
+  trainer.step(4);
+  hx::export_model(net, dir.file("resnet.onnx"));
+  const ::onnx::ModelProto m = checked(dir.file("resnet.onnx"));
+  const auto ops = op_types(m);
+  CHECK(ops.at("BatchNormalization") == 5);
+  CHECK(ops.count("Dropout") == 0);
+  std::map<std::string, const ::onnx::TensorProto*> inits;
+  for (const auto& t : m.graph().initializer()) inits[t.name()] = &t;
+  int running = 0;
+  for (const auto& p : net.collect_params()) {
+    if (p->name().find("running_mean") == std::string::npos) continue;
+    ++running;
+    INFO(p->name());
+    REQUIRE(inits.count(p->name()) == 1);
+    const std::string& raw = inits.at(p->name())->raw_data();
+    REQUIRE(raw.size() == sizeof(float) * static_cast<size_t>(p->data().size()));
+    CHECK(std::memcmp(raw.data(), p->data().data(), raw.size()) == 0);
+    bool moved = false;  // the train-mode call updated it from its initial zeros
+    for (int64_t k = 0; k < p->data().size(); ++k) moved = moved || p->data().data()[k] != 0.0f;
+    CHECK(moved);
+  }
+  CHECK(running == 5);
+}
+
 TEST_CASE("reshape targets keep the symbolic batch where it stays on axis 0", "[onnx][export]") {
   testing::TempDir dir;
   ReshapeNetT<float> net;
