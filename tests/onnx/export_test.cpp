@@ -11,6 +11,7 @@
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -406,6 +407,74 @@ TEST_CASE("export errors are clear and leave no file behind", "[onnx][export]") 
   CHECK_FALSE(fs::exists(path));
   CHECK_FALSE(fs::exists(path + ".tmp"));
 }
+
+// ---------------------------------------------------------------------------
+// Export, then import (where the importer is built in): the imported block
+// computes what the exporting block computes, at the traced batch and at
+// another one.
+#if __has_include(<hybrid/onnx/import.hpp>)
+#include <hybrid/onnx/import.hpp>
+
+namespace {
+
+template <class T>
+void check_close(const TensorT<T>& got, const TensorT<T>& want) {
+  REQUIRE(got.shape() == want.shape());
+  const double tol = sizeof(T) == 4 ? 1e-5 : 1e-12;
+  for (int64_t k = 0; k < want.size(); ++k) {
+    INFO("element " << k);
+    CHECK(std::fabs(double(got.data()[k]) - double(want.data()[k])) <= tol * std::fabs(double(want.data()[k])) + tol);
+  }
+}
+
+template <class T, class Net>
+void check_round_trip(Net& net, const std::string& path, const Shape& in_shape, const Shape& other_shape, int opset) {
+  net.hybridize();
+  const TensorT<T> x = hybrid::random::normal<T>(in_shape);
+  const TensorT<T> y = net(x);
+  hx::export_model(net, path, opset);
+  const auto imported = hx::import_model<T>(path);
+  check_close<T>((*imported)(x), y);
+  const TensorT<T> x5 = hybrid::random::normal<T>(other_shape);
+  check_close<T>((*imported)(x5), net(x5));
+}
+
+/// Reshapes that keep the batch, nothing else (ops every importer maps).
+template <class T>
+class ReshapeOnlyNetT : public nn::HybridBlockT<T> {
+ public:
+  hybrid::TensorT<T> forward(const hybrid::TensorT<T>& x) override {
+    const int64_t b = x.shape()[0];
+    return hybrid::reshape(hybrid::softmax(hybrid::reshape(x, {b, 3, 4}), -1), {b, 12});
+  }
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("exported models import back and compute the same", "[onnx][export][roundtrip]", float, double) {
+  testing::TempDir dir;
+  for (int opset : {13, 17}) {
+    INFO("opset " << opset);
+    {
+      auto net = testing::seed_mlp<TestType>();
+      check_round_trip<TestType>(net, dir.file("mlp.onnx"), Shape{1, 512}, Shape{5, 512}, opset);
+    }
+    {
+      auto net = testing::lenet<TestType>();
+      check_round_trip<TestType>(net, dir.file("lenet.onnx"), Shape{1, 1, 28, 28}, Shape{5, 1, 28, 28}, opset);
+    }
+    {
+      auto net = testing::small_resnet<TestType>();
+      check_round_trip<TestType>(net, dir.file("resnet.onnx"), Shape{2, 1, 28, 28}, Shape{5, 1, 28, 28}, opset);
+    }
+    {
+      // Reshape targets with 0 (copy the batch): the import keeps it symbolic.
+      ReshapeOnlyNetT<TestType> net;
+      check_round_trip<TestType>(net, dir.file("reshape.onnx"), Shape{2, 12}, Shape{5, 12}, opset);
+    }
+  }
+}
+#endif
 
 // ---------------------------------------------------------------------------
 // Step 1 of the ONNX Runtime cross-check (tests/CMakeLists.txt runs it, then
