@@ -17,6 +17,7 @@
 #include <fstream>
 #include <type_traits>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -107,7 +108,16 @@ void check_export(Net& net, const std::string& path, const Shape& in_shape, int 
     CHECK(std::memcmp(t.raw_data().data(), p->data().data(), t.raw_data().size()) == 0);
   }
   // Internal ops never reach the file; fused nodes are written as members.
-  for (const auto& n : g.node()) CHECK(n.domain().empty());
+  std::set<std::string> used;
+  for (const auto& n : g.node()) {
+    CHECK(n.domain().empty());
+    used.insert(n.input().begin(), n.input().end());
+  }
+  // No initializer is left unused (runtimes warn about and drop those).
+  for (const auto& t : g.initializer()) {
+    INFO("initializer " << t.name());
+    CHECK(used.count(t.name()) == 1);
+  }
 }
 
 /// The hybrid::Error (message) that `f` throws.

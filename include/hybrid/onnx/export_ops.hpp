@@ -465,7 +465,6 @@ class Emitter {
       attr(ln, "epsilon", n.attrs.epsilon);
       return;
     }
-    const std::string axes = ints({axis}, out + "_axes");
     auto mean = [&](const std::string& x, const std::string& base) {
       auto* m = node("ReduceMean", {x}, fresh(base));
       attr(m, "axes", std::vector<int64_t>{axis});
