@@ -2,9 +2,13 @@
 // and a trained MLP, in float and double, at every supported opset, pass
 // ONNX's checker and its strict shape inference; the inferred output shapes
 // equal hybrid's, with the symbolic batch kept where axis 0 is the batch;
-// parameters are initializers holding the block's values; errors leave no
-// file. The "[ort-export]" case (hidden) writes models, inputs and hybrid's
-// outputs for tests/onnx/ort_check.js, which runs them in ONNX Runtime.
+// parameters are initializers holding the block's values, every initializer
+// is used; reshape targets keep the symbolic batch; a block last called in
+// train mode exports its predict form; errors leave no file. Where the
+// importer is built in, exported models import back and compute the same at
+// the traced batch and at batch 5. The "[ort-export]" case (hidden) writes
+// models, inputs and hybrid's outputs for tests/onnx/ort_check.js, which
+// runs them in ONNX Runtime.
 #include <catch2/catch.hpp>
 #include <hybrid/hybrid.hpp>
 #include <hybrid/onnx/export.hpp>
