@@ -85,28 +85,41 @@ class HybridBlockT : public BlockT<T> {
   /// How many signatures have a compiled plan (at most exec::PlanCache::kMaxPlans).
   size_t cached_plans() const { return state_->plans.size(); }
 
+  /// The graph an export writes, from the last hybridized call: the traced
+  /// graph optimized without fusion (fused nodes are executor-internal, so
+  /// it holds portable ops only), and the value of each parameter variable,
+  /// in graph order. The values are one generation, so this is safe while
+  /// other threads call the block or load parameters.
+  struct PortableGraph {
+    graph::Graph<T> graph;
+    std::vector<TensorT<T>> param_values;  // one per graph.variables(VarKind::param)
+  };
+  PortableGraph portable_graph(const char* what = "export_model") const {
+    const std::shared_ptr<const Compiled> plan = last_plan(what);
+    HybridizeOptions portable = plan->options;
+    portable.fuse = false;  // fused nodes are executor-internal
+    PortableGraph out{passes::optimize(plan->traced, portable), {}};
+    std::unordered_map<std::string, std::shared_ptr<ParameterT<T>>> by_name;
+    for (const auto& p : this->collect_params()) by_name[p->name()] = p;
+    std::vector<std::shared_ptr<ParameterT<T>>> used;
+    for (int v : out.graph.variables(graph::VarKind::param)) used.push_back(by_name.at(out.graph.nodes[v].name));
+    detail::ParameterAccess::read_values<T>(used, out.param_values);
+    return out;
+  }
+
   /// Writes prefix-symbol.json (the graph, in portable ops) and
   /// prefix-NNNN.params (its parameters), from the last hybridized call.
   /// Safe while other threads call the block or load parameters: the
   /// parameters written are one generation.
   void export_model(const std::string& prefix, int epoch = 0) const {
-    const std::shared_ptr<const Compiled> plan = last_plan("export_model");
-    HybridizeOptions portable = plan->options;
-    portable.fuse = false;  // fused nodes are executor-internal
-    const graph::Graph<T> g = passes::optimize(plan->traced, portable);
-    std::unordered_map<std::string, std::shared_ptr<ParameterT<T>>> by_name;
-    for (const auto& p : this->collect_params()) by_name[p->name()] = p;
-    const std::vector<int> variables = g.variables(graph::VarKind::param);
-    std::vector<std::shared_ptr<ParameterT<T>>> used;
-    for (int v : variables) used.push_back(by_name.at(g.nodes[v].name));
-    std::vector<TensorT<T>> values;  // held alive while they are written
-    detail::ParameterAccess::read_values<T>(used, values);
+    const PortableGraph p = portable_graph();
+    const std::vector<int> variables = p.graph.variables(graph::VarKind::param);
     std::vector<io::safetensors::Entry> entries;
     for (size_t k = 0; k < variables.size(); ++k)
-      entries.push_back(io::safetensors::entry(g.nodes[variables[k]].name, values[k]));
+      entries.push_back(io::safetensors::entry(p.graph.nodes[variables[k]].name, p.param_values[k]));
     char suffix[32];
     std::snprintf(suffix, sizeof suffix, "-%04d.params", epoch);
-    io::save_graph(g, prefix + "-symbol.json");
+    io::save_graph(p.graph, prefix + "-symbol.json");
     io::safetensors::write(prefix + suffix, entries, {{"format", "hybrid-params"}});
   }
 
