@@ -6,14 +6,18 @@
 //       [--epochs 5] [--batch 128] [--optimizer sgd|adam|adamw] [--lr 0.1] [--momentum 0.9]
 //       [--root /usr/share/datasets/fashion-mnist] [--train-limit N]
 //       [--checkpoint PREFIX] [--bench STEPS] [--bucket-bytes B]
+//   mpirun -np 2 ./build/examples/train_distributed --bench-allreduce
 //
 // --batch is the batch of one process; p processes together train on
 // batches of p * batch. Rank 0 prints the progress. --checkpoint PREFIX
 // saves PREFIX.params and PREFIX.states after every epoch and resumes from
 // them when they exist. --bench STEPS skips the test set and times STEPS
 // steps (after 5 warm-up steps): samples/s over all processes and the time
-// spent summing gradients (docs/distributed.md). Several hosts: README.md,
+// spent summing gradients (docs/distributed.md). --bench-allreduce times
+// dist::allreduce alone on 4 B to 64 MiB, for the cost model's latency and
+// bandwidth. Several hosts: README.md,
 // "Training on several processes".
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -31,6 +35,7 @@ using namespace hybrid;
 namespace {
 
 struct Extra {
+  bool bench_allreduce = false;
   std::string checkpoint;
   int bench_steps = 0;
   int64_t bucket_bytes = -1;
@@ -41,6 +46,10 @@ std::vector<char*> take_extra(int argc, char** argv, Extra& extra) {
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--bench-allreduce") {
+      extra.bench_allreduce = true;
+      continue;
+    }
     const bool ours = arg == "--checkpoint" || arg == "--bench" || arg == "--bucket-bytes";
     if (!ours) {
       rest.push_back(argv[i]);
@@ -71,6 +80,29 @@ std::shared_ptr<nn::HybridSequential> make_net(const std::string& model) {
 
 bool exists(const std::string& path) { return std::ifstream(path).good(); }
 
+/// The time of one allreduce of n floats: the median of repeated runs.
+void bench_allreduce() {
+  const int rank = dist::rank();
+  if (rank == 0) std::printf("allreduce over %d processes: bytes, median us, GB/s of algorithm bandwidth\n", dist::size());
+  for (int64_t bytes = 4; bytes <= (int64_t{64} << 20); bytes *= 4) {
+    Tensor t = zeros<float>({bytes / 4});
+    const int reps = bytes <= (int64_t{1} << 20) ? 200 : 20;
+    std::vector<double> us;
+    for (int r = 0; r < reps + 5; ++r) {
+      dist::barrier();
+      const auto start = std::chrono::steady_clock::now();
+      dist::detail::allreduce_values(t.data(), t.size(), "bench");
+      const double took = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+      if (r >= 5) us.push_back(took);
+    }
+    std::sort(us.begin(), us.end());
+    const double median = us[us.size() / 2];
+    if (rank == 0)
+      std::printf("%10lld  %10.1f  %6.2f\n", static_cast<long long>(bytes), median,
+                  static_cast<double>(bytes) / median / 1e3);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +119,10 @@ int main(int argc, char** argv) {
   defaults.batch = 128;
   const fashion_mnist::Options o =
       fashion_mnist::parse(static_cast<int>(rest.size()), rest.data(), defaults, {"mlp", "lenet"});
+  if (extra.bench_allreduce) {
+    bench_allreduce();
+    return 0;
+  }
   if (o.mode == "both") throw Error("train_distributed: --mode is eager or hybrid");
   if (extra.bucket_bytes >= 0) ctx.set_bucket_bytes(extra.bucket_bytes);
 
@@ -152,11 +188,14 @@ int main(int argc, char** argv) {
     if (rank == 0) {
       const double per_step_ms = 1e3 * seconds / extra.bench_steps;
       const double reduce_ms = s.steps ? 1e3 * s.seconds / static_cast<double>(s.steps) : 0.0;
-      std::printf("bench: %d steps, %.3f ms/step, %.0f samples/s; gradient allreduce %.3f ms/step (%.1f%%), "
-                  "%lld messages/step, %lld bytes/step\n",
+      const double sync_ms = s.steps ? 1e3 * s.sync_seconds / static_cast<double>(s.steps) : 0.0;
+      std::printf("bench: %d steps, %.3f ms/step, %.0f samples/s; in Trainer::step's reduce %.3f ms/step (%.1f%%): "
+                  "waiting for the slower rank %.3f ms, transfer %.3f ms (%.1f%%); %lld messages/step, "
+                  "%lld bytes/step\n",
                   extra.bench_steps, per_step_ms,
                   static_cast<double>(extra.bench_steps) * o.batch * procs / seconds, reduce_ms,
-                  per_step_ms > 0 ? 100.0 * reduce_ms / per_step_ms : 0.0,
+                  per_step_ms > 0 ? 100.0 * reduce_ms / per_step_ms : 0.0, sync_ms, reduce_ms - sync_ms,
+                  per_step_ms > 0 ? 100.0 * (reduce_ms - sync_ms) / per_step_ms : 0.0,
                   static_cast<long long>(s.steps ? s.messages / s.steps : 0),
                   static_cast<long long>(s.steps ? s.bytes / s.steps : 0));
     }

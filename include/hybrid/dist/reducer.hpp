@@ -35,6 +35,10 @@ struct ReduceStats {
   int64_t messages = 0;  // allreduce calls for gradients (buckets)
   int64_t bytes = 0;     // gradient bytes summed
   double seconds = 0;    // wall time inside reduce(), the size check included
+  /// Of `seconds`, the size check: its allgather is the first point where a
+  /// process waits for the others, so it holds the wait for the slowest
+  /// process (load imbalance), and the rest is the gradients' transfer.
+  double sync_seconds = 0;
 };
 
 class MpiReducer final : public nn::GradientReducer {
@@ -70,6 +74,7 @@ class MpiReducer final : public nn::GradientReducer {
       throw Error("Trainer::step with kvstore 'dist_sync': rank(s) " + differ +
                   " step other gradients than rank 0 (another set of parameters, other shapes or another dtype); "
                   "every process must step the same parameters. Nothing was updated");
+    stats_.sync_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     plan(grads, static_cast<int64_t>(r.settings.bucket_bytes / static_cast<int64_t>(sizeof(T))));
     MPI_Request requests[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
