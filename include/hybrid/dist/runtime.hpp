@@ -101,8 +101,9 @@ inline void check(int code, const char* call) {
 }
 
 /// Waits for `request`, polling so that a deadline can end the wait: first
-/// spinning (the common, quick case), then sleeping briefly between polls so
-/// a long wait leaves the core to others. On timeout the job is aborted.
+/// spinning (the common, quick case; MPI progresses only inside its calls),
+/// yielding every 256 polls, then after 20 ms sleeping 100 µs between polls
+/// so a long wait leaves the core to others. On timeout the job is aborted.
 inline void wait(MPI_Request& request, const char* what) {
   Runtime& r = runtime(what);
   using clock = std::chrono::steady_clock;
@@ -117,7 +118,10 @@ inline void wait(MPI_Request& request, const char* what) {
     if (now > deadline)
       abort_job(std::string(what) + " waited " + std::to_string(static_cast<long long>(r.settings.timeout)) +
                 " s for the other processes (HYBRID_DIST_TIMEOUT); one of them has stopped taking part");
-    if (now - start > std::chrono::milliseconds(20)) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    if (now - start > std::chrono::milliseconds(20))
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    else
+      std::this_thread::yield();  // a process sharing this core (oversubscribed) gets to run
   }
 }
 
