@@ -265,3 +265,45 @@ TEST_CASE("a run resumed from a checkpoint equals the uninterrupted run", "[dist
     std::remove((prefix + ".states").c_str());
   }
 }
+
+TEST_CASE("double parameters: the reducer's double path steps as one process with the whole batch",
+          "[dist][equivalence]") {
+  namespace hnn = hybrid::nn;
+  auto make = [] {
+    hnn::HybridSequentialT<double> net;
+    net.add(hnn::DenseT<double>(6, "relu", true, dist_testing::kInputs),
+            hnn::DenseT<double>(dist_testing::kClasses, "", true, 6));
+    hybrid::random::seed(4);
+    net.initialize(hnn::init::Xavier());
+    return net;
+  };
+  auto to_double = [](const Batch& b) {
+    const std::vector<float> x = b.first.to_vector(), y = b.second.to_vector();
+    return std::make_pair(hybrid::from_vector<double>(std::vector<double>(x.begin(), x.end()), b.first.shape()),
+                          hybrid::from_vector<double>(std::vector<double>(y.begin(), y.end()), b.second.shape()));
+  };
+  auto net = make(), reference = make();
+  hnn::TrainerT<double> trainer(net.collect_params(), "adam", {{"learning_rate", 0.01}}, "dist_sync");
+  hnn::TrainerT<double> reference_trainer(reference.collect_params(), "adam", {{"learning_rate", 0.01}});
+  hnn::loss::SoftmaxCrossEntropyLossT<double> loss;
+  auto step = [&](hnn::HybridSequentialT<double>& n, hnn::TrainerT<double>& t, const Batch& batch) {
+    const auto b = to_double(batch);
+    hybrid::TensorT<double> l;
+    {
+      auto rec = hybrid::autograd::record();
+      l = loss(n(b.first), b.second);
+    }
+    l.backward();
+    t.step(b.second.size());
+  };
+  for (int s = 0; s < 5; ++s) {
+    step(net, trainer, my_part(s));
+    step(reference, reference_trainer, dist_testing::batch(s, 0, 64));
+  }
+  const auto params = net.collect_params(), reference_params = reference.collect_params();
+  auto want = reference_params.begin();
+  for (auto got = params.begin(); got != params.end(); ++got, ++want) {
+    const std::vector<double> a = (*got)->data().to_vector(), b = (*want)->data().to_vector();
+    for (size_t j = 0; j < a.size(); ++j) CHECK(a[j] == Approx(b[j]).margin(1e-12));
+  }
+}
