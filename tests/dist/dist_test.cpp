@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -306,4 +307,25 @@ TEST_CASE("double parameters: the reducer's double path steps as one process wit
     const std::vector<double> a = (*got)->data().to_vector(), b = (*want)->data().to_vector();
     for (size_t j = 0; j < a.size(); ++j) CHECK(a[j] == Approx(b[j]).margin(1e-12));
   }
+}
+
+TEST_CASE("settings: the environment's values and bad ones by name", "[dist][settings]") {
+  ::setenv("HYBRID_DIST_TIMEOUT", "7.5", 1);
+  ::setenv("HYBRID_DIST_BUCKET_BYTES", "1024", 1);
+  ::setenv("HYBRID_DIST_CHECK", "1", 1);
+  const dist::Settings s = dist::Settings::from_environment();
+  CHECK(s.timeout == 7.5);
+  CHECK(s.bucket_bytes == 1024);
+  CHECK(s.check_parameters);
+  ::setenv("HYBRID_DIST_TIMEOUT", "soon", 1);
+  CHECK_THROWS_MATCHES(dist::Settings::from_environment(), Error,
+                       Catch::Message("hybrid::dist: HYBRID_DIST_TIMEOUT='soon' is not a non-negative number"));
+  ::unsetenv("HYBRID_DIST_BUCKET_BYTES");
+  ::unsetenv("HYBRID_DIST_CHECK");
+  ::setenv("HYBRID_DIST_TIMEOUT", "20", 1);  // as CTest sets it
+  CHECK_THROWS_MATCHES(dist_context->set_bucket_bytes(-1), Error,
+                       Catch::Message("dist::Context: bucket_bytes must be >= 0, got -1"));
+  CHECK_THROWS_WITH(dist_context->set_timeout(0), Contains("dist::Context: the timeout must be positive"));
+  CHECK_THROWS_MATCHES(dist::Context(), Error,
+                       Catch::Message("dist::Context: another dist::Context is alive; create one, in main"));
 }
