@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PACKAGES=(g++ cmake make libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-dev
-          clang libclang-rt-14-dev libtsan2 zlib1g-dev dataset-fashion-mnist)
+          clang libclang-rt-14-dev libtsan2 zlib1g-dev dataset-fashion-mnist
+          libopenmpi-dev openmpi-bin)
 
 # True when at least one path matches the glob pattern.
 have_file() {
@@ -13,7 +14,7 @@ have_file() {
 }
 
 missing=()
-for tool in g++ cmake make clang++; do
+for tool in g++ cmake make clang++ mpirun; do
   command -v "$tool" > /dev/null || missing+=("$tool")
 done
 have_file '/usr/include/eigen3/Eigen/Core' || missing+=(eigen3)
@@ -26,6 +27,8 @@ have_file '/usr/lib/*/libtsan.so.*' || missing+=(libtsan)
 # zlib for the data component; Fashion-MNIST for its dataset tests and example.
 have_file '/usr/include/zlib.h' || missing+=(zlib)
 have_file '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' || missing+=(fashion-mnist)
+# Open MPI for the dist component, its tests (run by mpirun) and example.
+have_file '/usr/lib/*/openmpi/include/mpi.h' || missing+=(openmpi)
 # libFuzzer's runtime, for the fuzz targets built with clang++.
 have_file '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' || missing+=(libfuzzer)
 

@@ -221,3 +221,64 @@ TEST_CASE("DataLoader rejects bad arguments by name", "[data][dataloader]") {
   CHECK_THROWS_MATCHES(data::DataLoader(std::shared_ptr<const data::Dataset>(), 2), hybrid::Error,
                        Catch::Message("DataLoader: the dataset is null"));
 }
+
+TEST_CASE("DataLoader parts: the same permutation everywhere, each part a contiguous slice of it",
+          "[data][dataloader]") {
+  // 50 samples in 3 parts: floor(50 / 3) = 16 each, the last 2 of each epoch's order left out.
+  auto epochs_of = [](int64_t parts, int64_t index) {
+    hybrid::random::seed(11);
+    data::DataLoader loader(numbered(50), 5, true, "keep", parts, index);
+    CHECK(loader.num_parts() == parts);
+    CHECK(loader.part_index() == index);
+    std::vector<std::vector<int64_t>> epochs;
+    for (int e = 0; e < 3; ++e) {
+      CHECK(loader.size() == (50 / parts + 4) / 5);
+      const auto batches = epoch(loader);
+      CHECK(static_cast<int64_t>(batches.size()) == (50 / parts + 4) / 5);
+      epochs.push_back(flat(batches));
+    }
+    return epochs;
+  };
+  const auto whole = epochs_of(1, 0);  // the unsharded orders: the reference
+  std::vector<std::vector<std::vector<int64_t>>> parts;
+  for (int64_t r = 0; r < 3; ++r) parts.push_back(epochs_of(3, r));
+  for (size_t e = 0; e < 3; ++e) {
+    std::vector<int64_t> joined;
+    for (int64_t r = 0; r < 3; ++r) {
+      const auto& part = parts[static_cast<size_t>(r)][e];
+      CHECK(part.size() == 16);
+      const auto first = whole[e].begin() + r * 16;
+      CHECK(part == std::vector<int64_t>(first, first + 16));
+      joined.insert(joined.end(), part.begin(), part.end());
+    }
+    std::sort(joined.begin(), joined.end());
+    CHECK(std::adjacent_find(joined.begin(), joined.end()) == joined.end());  // disjoint
+    CHECK(joined.size() == 48);
+  }
+  CHECK(whole[0] != whole[1]);  // each epoch a new permutation, so a different 2 left out
+
+  SECTION("without shuffling, part r is samples [r * part, (r + 1) * part)") {
+    data::DataLoader loader(numbered(10), 4, false, "keep", 3, 2);
+    CHECK(loader.part_size() == 3);
+    CHECK(epoch(loader) == std::vector<std::vector<int64_t>>{{6, 7, 8}});
+  }
+  SECTION("last_batch applies to the part") {
+    data::DataLoader discard(numbered(50), 5, false, "discard", 3, 1);  // 16 = 3 * 5 + 1
+    CHECK(sizes(epoch(discard)) == std::vector<size_t>{5, 5, 5});
+    data::DataLoader rollover(numbered(50), 5, false, "rollover", 3, 1);
+    CHECK(flat(epoch(rollover)).front() == 16);
+    CHECK(flat(epoch(rollover)).front() == 31);  // the carried sample comes first
+  }
+}
+
+TEST_CASE("DataLoader rejects bad parts by name", "[data][dataloader]") {
+  CHECK_THROWS_MATCHES(data::DataLoader(numbered(4), 2, false, "keep", 0, 0), hybrid::Error,
+                       Catch::Message("DataLoader: num_parts must be positive, got 0"));
+  CHECK_THROWS_MATCHES(data::DataLoader(numbered(4), 2, false, "keep", 2, 2), hybrid::Error,
+                       Catch::Message("DataLoader: part_index must be in [0, 2), got 2"));
+  CHECK_THROWS_MATCHES(data::DataLoader(numbered(4), 2, false, "keep", 2, -1), hybrid::Error,
+                       Catch::Message("DataLoader: part_index must be in [0, 2), got -1"));
+  CHECK_THROWS_MATCHES(data::DataLoader(numbered(3), 2, false, "keep", 4, 0), hybrid::Error,
+                       Catch::Message("DataLoader: the dataset has 3 samples, fewer than num_parts 4, so some parts "
+                                      "would be empty"));
+}

@@ -1,5 +1,6 @@
 // Built against hybrid::hybrid alone: hybrid/hybrid.hpp, data loading
-// included, must need nothing at link time, zlib least of all.
+// included, must need nothing at link time, zlib least of all, and must not
+// include MPI (hybrid/dist.hpp, the dist component, does).
 #include <hybrid/hybrid.hpp>
 
 #ifdef HYBRID_PLANT_ZLIB  // proves the check below bites (CTest header_only_rejects_zlib)
@@ -8,6 +9,10 @@
 
 #if defined(HYBRID_NEEDS_ZLIB) || defined(ZLIB_H)
 #error "hybrid/hybrid.hpp includes a zlib-dependent header; keep io/gzip, io/idx and data/vision in hybrid/data.hpp"
+#endif
+
+#if defined(MPI_VERSION) || defined(OMPI_MPI_H)
+#error "hybrid/hybrid.hpp includes mpi.h; keep MPI in hybrid/dist.hpp (the Trainer reaches it through nn::GradientReducer)"
 #endif
 
 #include <iostream>

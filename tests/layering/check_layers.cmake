@@ -2,7 +2,7 @@
 # include/hybrid/, lowest first (docs/ARCHITECTURE.md explains each): a header
 # may include headers of its own folder and of folders before it.
 #   cmake -DINCLUDE_DIR=<repo>/include/hybrid -P check_layers.cmake
-set(LAYERS core ops kernels table graph trace api autograd passes exec io optim nn data onnx)
+set(LAYERS core ops kernels table graph trace api autograd passes exec io optim nn data onnx dist)
 
 if(NOT INCLUDE_DIR)
   message(FATAL_ERROR "check_layers: pass -DINCLUDE_DIR=<repo>/include/hybrid")

@@ -13,6 +13,16 @@
 // last_batch: "keep" yields it short, "discard" drops it, "rollover" carries
 // its samples over to the front of the next epoch. A batch is gathered when
 // the iterator reaches it, by copying the samples' rows into new tensors.
+//
+// Sharding for data-parallel training (Gluon's SplitSampler): with
+// num_parts = p and part_index = r, each epoch's order of all n samples is
+// drawn as above, and the loader keeps its r-th contiguous part of
+// floor(n / p) samples, positions [r * floor(n/p), (r+1) * floor(n/p)). After
+// the same random::seed on every process, all draw the same order, so the
+// parts are disjoint and every process yields the same number of batches
+// (which synchronous training needs); the n mod p samples at the end of the
+// order are left out of that epoch (a different few each shuffled epoch).
+// last_batch then applies to the part.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -61,31 +71,51 @@ class DataLoaderT {
   /// A loader over a copy of `dataset` (datasets share their tensors, so the
   /// copy is cheap).
   template <class D, class = std::enable_if_t<std::is_base_of_v<DatasetT<T>, std::decay_t<D>>>>
-  DataLoaderT(D&& dataset, int64_t batch_size, bool shuffle = false, const std::string& last_batch = "keep")
+  DataLoaderT(D&& dataset, int64_t batch_size, bool shuffle = false, const std::string& last_batch = "keep",
+              int64_t num_parts = 1, int64_t part_index = 0)
       : DataLoaderT(std::make_shared<std::decay_t<D>>(std::forward<D>(dataset)), batch_size, shuffle,
-                    parse_last_batch(last_batch)) {}
+                    parse_last_batch(last_batch), num_parts, part_index) {}
 
   /// A loader over a shared dataset.
   DataLoaderT(std::shared_ptr<const DatasetT<T>> dataset, int64_t batch_size, bool shuffle = false,
-              const std::string& last_batch = "keep")
-      : DataLoaderT(std::move(dataset), batch_size, shuffle, parse_last_batch(last_batch)) {}
+              const std::string& last_batch = "keep", int64_t num_parts = 1, int64_t part_index = 0)
+      : DataLoaderT(std::move(dataset), batch_size, shuffle, parse_last_batch(last_batch), num_parts, part_index) {}
 
-  DataLoaderT(std::shared_ptr<const DatasetT<T>> dataset, int64_t batch_size, bool shuffle, LastBatch last_batch)
-      : dataset_(std::move(dataset)), batch_size_(batch_size), shuffle_(shuffle), last_batch_(last_batch) {
+  /// `num_parts` / `part_index`: this loader reads part `part_index` of
+  /// `num_parts` of every epoch (see the top of this file).
+  DataLoaderT(std::shared_ptr<const DatasetT<T>> dataset, int64_t batch_size, bool shuffle, LastBatch last_batch,
+              int64_t num_parts = 1, int64_t part_index = 0)
+      : dataset_(std::move(dataset)),
+        batch_size_(batch_size),
+        shuffle_(shuffle),
+        last_batch_(last_batch),
+        num_parts_(num_parts),
+        part_index_(part_index) {
     if (!dataset_) throw Error("DataLoader: the dataset is null");
     if (batch_size_ <= 0)
       throw Error("DataLoader: batch_size must be positive, got " + std::to_string(batch_size_));
+    if (num_parts_ <= 0) throw Error("DataLoader: num_parts must be positive, got " + std::to_string(num_parts_));
+    if (part_index_ < 0 || part_index_ >= num_parts_)
+      throw Error("DataLoader: part_index must be in [0, " + std::to_string(num_parts_) + "), got " +
+                  std::to_string(part_index_));
+    if (dataset_->size() < num_parts_)
+      throw Error("DataLoader: the dataset has " + std::to_string(dataset_->size()) + " samples, fewer than num_parts " +
+                  std::to_string(num_parts_) + ", so some parts would be empty");
   }
 
   /// The number of batches the next epoch yields (Gluon's len(loader)).
   int64_t size() const {
-    const int64_t n = static_cast<int64_t>(carried_.size()) + dataset_->size();
+    const int64_t n = static_cast<int64_t>(carried_.size()) + part_size();
     return last_batch_ == LastBatch::keep ? (n + batch_size_ - 1) / batch_size_ : n / batch_size_;
   }
 
   int64_t batch_size() const { return batch_size_; }
   bool shuffle() const { return shuffle_; }
   LastBatch last_batch() const { return last_batch_; }
+  int64_t num_parts() const { return num_parts_; }
+  int64_t part_index() const { return part_index_; }
+  /// Samples of one epoch's part: floor(n / num_parts).
+  int64_t part_size() const { return dataset_->size() / num_parts_; }
   const DatasetT<T>& dataset() const { return *dataset_; }
 
   class iterator;
@@ -98,12 +128,13 @@ class DataLoaderT {
     epoch->batch_size = batch_size_;
     epoch->order = std::move(carried_);
     carried_.clear();
-    const int64_t n = dataset_->size();
+    const int64_t n = dataset_->size(), part = part_size(), first = part_index_ * part;
     if (shuffle_) {
+      // The whole order is drawn on every process, so the generators stay in step.
       const std::vector<int64_t> p = random::permutation(n);
-      epoch->order.insert(epoch->order.end(), p.begin(), p.end());
+      epoch->order.insert(epoch->order.end(), p.begin() + first, p.begin() + first + part);
     } else {
-      for (int64_t i = 0; i < n; ++i) epoch->order.push_back(i);
+      for (int64_t i = first; i < first + part; ++i) epoch->order.push_back(i);
     }
     const int64_t total = static_cast<int64_t>(epoch->order.size());
     const int64_t full = total / batch_size_, rest = total % batch_size_;
@@ -173,6 +204,7 @@ class DataLoaderT {
   int64_t batch_size_;
   bool shuffle_;
   LastBatch last_batch_;
+  int64_t num_parts_ = 1, part_index_ = 0;
   std::vector<int64_t> carried_;  // "rollover": the last epoch's leftover samples
 };
 

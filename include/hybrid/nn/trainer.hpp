@@ -20,6 +20,15 @@
 // taken with data() and calls running on other threads keep the old values
 // (ParameterAccess::update, docs/ARCHITECTURE.md "Training").
 //
+// kvstore (Gluon's name): "device" (the default) or "local" update from this
+// process's gradients alone; "dist_sync" sums every gradient over all
+// processes first, through the GradientReducer that a live dist::Context
+// registers (hybrid/dist.hpp), and scales it by rescale_grad / (batch_size *
+// processes): step(batch_size) takes the batch of this process, so p
+// processes with batches of b samples update exactly as one process with a
+// batch of p * b (up to the order of float sums). Every process must step the
+// same parameters, in the same order.
+//
 // save_states / load_states: a safetensors file with one tensor per state
 // array, named "<parameter>.<state>" ("0.weight.momentum", "0.bias.mean"),
 // and metadata: "optimizer" (its name), "steps.<parameter>" (its step count,
@@ -38,6 +47,7 @@
 
 #include "../io/safetensors.hpp"
 #include "../optim/optimizer.hpp"
+#include "gradient_reducer.hpp"
 #include "parameter.hpp"
 
 namespace hybrid::nn {
@@ -45,17 +55,26 @@ namespace hybrid::nn {
 template <class T>
 class TrainerT {
  public:
-  /// `optimizer`: "sgd", "adam" or "adamw"; `options` by Gluon's names.
-  /// Error names an unknown optimizer or option, or an invalid value.
-  TrainerT(const ParameterDictT<T>& params, const std::string& optimizer, const optim::Options& options = {})
-      : TrainerT(params, optim::create(optimizer, options)) {}
+  /// `optimizer`: "sgd", "adam" or "adamw"; `options` by Gluon's names;
+  /// `kvstore`: "device", "local" or "dist_sync" (see the top of this file).
+  /// Error names an unknown optimizer, option or kvstore, or an invalid value.
+  TrainerT(const ParameterDictT<T>& params, const std::string& optimizer, const optim::Options& options = {},
+           const std::string& kvstore = "device")
+      : TrainerT(params, optim::create(optimizer, options), kvstore) {}
 
   /// With an optimizer object (optim::SGD, optim::Adam, optim::AdamW or
   /// your own). One optimizer serves one trainer: it keeps its states by
   /// parameter index.
-  TrainerT(const ParameterDictT<T>& params, std::shared_ptr<optim::Optimizer> optimizer)
-      : optimizer_(std::move(optimizer)) {
+  TrainerT(const ParameterDictT<T>& params, std::shared_ptr<optim::Optimizer> optimizer,
+           const std::string& kvstore = "device")
+      : optimizer_(std::move(optimizer)), kvstore_(kvstore) {
     if (!optimizer_) throw Error("Trainer: the optimizer is null");
+    if (kvstore_ == "dist_sync") {
+      distributed_ = true;
+      reducer();  // fails now rather than at the first step
+    } else if (kvstore_ != "device" && kvstore_ != "local") {
+      throw Error("Trainer: unknown kvstore '" + kvstore_ + "'; expected \"device\", \"local\" or \"dist_sync\"");
+    }
     for (const auto& p : params) params_.push_back(p);
     selected_.reserve(params_.size());
   }
@@ -107,7 +126,16 @@ class TrainerT {
       throw Error("Trainer::step: the optimizer's state does not fit " + optim::detail::join(mismatched) +
                   ". Nothing was updated");
 
-    const double scale = 1.0 / static_cast<double>(batch_size);
+    double scale = 1.0 / static_cast<double>(batch_size);
+    std::shared_ptr<GradientReducer> reducer;
+    if (distributed_) {
+      // Sum over the processes, then average over all their samples.
+      reducer = this->reducer();
+      grads_.clear();
+      for (size_t i : selected_) grads_.push_back(&detail::ParameterAccess::grad_meta(*params_[i])->grad);
+      reducer->reduce(grads_);
+      scale /= static_cast<double>(reducer->size());
+    }
     optim::Optimizer& opt = *optimizer_;
     for (size_t i : selected_) {
       const auto& meta = detail::ParameterAccess::grad_meta(*params_[i]);
@@ -117,7 +145,15 @@ class TrainerT {
         meta->fresh = false;
       });
     }
+    if (reducer && reducer->checks_parameters()) {
+      std::vector<TensorT<T>> values;
+      detail::ParameterAccess::read_values<T>(params_, values, /*skip_uninitialized=*/true);
+      reducer->check_parameters(values);
+    }
   }
+
+  /// "device", "local" or "dist_sync".
+  const std::string& kvstore() const { return kvstore_; }
 
   double learning_rate() const { return optimizer_->learning_rate(); }
   /// Changes the learning rate of the next steps (Error if negative).
@@ -237,9 +273,18 @@ class TrainerT {
     return n;
   }
 
+  std::shared_ptr<GradientReducer> reducer() const {
+    std::shared_ptr<GradientReducer> r = gradient_reducer();
+    if (!r) throw Error("Trainer: kvstore 'dist_sync' needs hybrid/dist.hpp and a live dist::Context");
+    return r;
+  }
+
   std::shared_ptr<optim::Optimizer> optimizer_;
+  std::string kvstore_;
+  bool distributed_ = false;
   std::vector<std::shared_ptr<ParameterT<T>>> params_;
   std::vector<size_t> selected_;  // step()'s plan, reused so a step allocates nothing
+  std::vector<TensorT<T>*> grads_;  // "dist_sync": the gradients handed to the reducer
 };
 
 using Trainer = TrainerT<float>;

@@ -1,0 +1,62 @@
+#pragma once
+// GradientReducer: how a Trainer with kvstore "dist_sync" combines its
+// gradients with those of the other processes. The core knows only this
+// interface; the dist component (hybrid/dist.hpp, on MPI) implements it and
+// registers one while a dist::Context lives, so hybrid/hybrid.hpp stays free
+// of MPI (docs/ARCHITECTURE.md, "Many processes").
+//
+// Every process calls reduce() with the same list of gradients, in the same
+// order, and gets back their sums over all processes, in place.
+// check_parameters() runs after each update in the reducer's debug mode and
+// throws when the processes' parameters differ.
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
+
+namespace hybrid::nn {
+
+class GradientReducer {
+ public:
+  virtual ~GradientReducer() = default;
+  /// The number of processes whose gradients are summed.
+  virtual int size() const = 0;
+  /// Sums every tensor over all processes, in place.
+  virtual void reduce(const std::vector<TensorT<float>*>& grads) = 0;
+  virtual void reduce(const std::vector<TensorT<double>*>& grads) = 0;
+  /// Whether check_parameters() does anything (the Trainer then gathers the values).
+  virtual bool checks_parameters() const { return false; }
+  /// After an update: throws when the values differ between processes (a
+  /// no-op unless the reducer checks).
+  virtual void check_parameters(const std::vector<TensorT<float>>& values) { (void)values; }
+  virtual void check_parameters(const std::vector<TensorT<double>>& values) { (void)values; }
+};
+
+namespace detail {
+struct ReducerSlot {
+  std::mutex mutex;
+  std::shared_ptr<GradientReducer> reducer;
+};
+inline ReducerSlot& reducer_slot() {
+  static ReducerSlot slot;
+  return slot;
+}
+}  // namespace detail
+
+/// Installs the process-wide reducer of "dist_sync" trainers (null removes it).
+inline void register_gradient_reducer(std::shared_ptr<GradientReducer> reducer) {
+  detail::ReducerSlot& slot = detail::reducer_slot();
+  std::lock_guard<std::mutex> lock(slot.mutex);
+  slot.reducer = std::move(reducer);
+}
+
+/// The registered reducer, or null.
+inline std::shared_ptr<GradientReducer> gradient_reducer() {
+  detail::ReducerSlot& slot = detail::reducer_slot();
+  std::lock_guard<std::mutex> lock(slot.mutex);
+  return slot.reducer;
+}
+
+}  // namespace hybrid::nn
