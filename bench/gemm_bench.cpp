@@ -365,9 +365,43 @@ void register_all() {
           run_whole(s, o, [&](const Shape&, const float* a, const float* b, bool, float* c, int) { g(a, b, c); });
         });
       });
+      // dnnl_sgemm, oneDNN's BLAS-like call (row-major): what a backend switch
+      // would call, threads as for the matmul, or one per pool chunk.
+      auto dnnl_sgemm_fn = [](const Shape& sh, const float* a, const float* b, bool acc, float* c, int m) {
+        dnnl_sgemm(sh.ta ? 'T' : 'N', sh.tb ? 'T' : 'N', m, sh.n, sh.k, 1.0f, a, sh.ta ? m : sh.k, b,
+                   sh.tb ? sh.k : sh.n, acc ? 1.0f : 0.0f, c, sh.n);
+      };
+      add("dnnl_sgemm", t, s, [s, t, dnnl_sgemm_fn](benchmark::State& st) {
+        set_omp_threads(t);
+        measure(st, s, [&](Operands& o) { run_whole(s, o, dnnl_sgemm_fn); });
+      });
+      if (t > 1)
+        add("dnnl_sgemm_pool", t, s, [s, t, dnnl_sgemm_fn](benchmark::State& st) {
+          measure(st, s, [&](Operands& o) {
+            hybrid::set_num_threads(t);
+            // OpenMP's thread count is per thread: one on every chunk's thread.
+            run_partitioned(s, o, [&](const Shape& sh, const float* a, const float* b, bool acc, float* c, int m) {
+              set_omp_threads(1);
+              dnnl_sgemm_fn(sh, a, b, acc, c, m);
+            });
+          });
+        });
 #endif
     }
   }
+}
+
+/// Independent single-threaded Eigen products, one per benchmark thread (no
+/// pool, nothing shared): whether two busy AVX threads run at full speed.
+void BM_independent(benchmark::State& state) {
+  const Shape s{"independent", Kind::dense, 256, 256, 512, false, true, 1};
+  Operands o(s);
+  for (auto _ : state) {
+    run_whole(s, o, eigen_gemm);
+    benchmark::DoNotOptimize(o.c.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(s.flops() * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
 void report(const std::map<std::string, double>& medians) {
@@ -400,5 +434,10 @@ void report(const std::map<std::string, double>& medians) {
 
 int main(int argc, char** argv) {
   register_all();
+  benchmark::RegisterBenchmark("independent_eigen_512x256_b256", BM_independent)
+      ->Threads(1)
+      ->Threads(2)
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
   return run_benchmarks(argc, argv, report);
 }
