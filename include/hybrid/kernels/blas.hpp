@@ -3,7 +3,7 @@
 // Eigen's, and hybrid stays header-only with no binary dependency. Built with
 // HYBRID_USE_CBLAS (CMake: -DHYBRID_BLAS=openblas or blis), the float and
 // double products of fully_connected, matmul and the convolutions call
-// cblas_sgemm / cblas_dgemm instead, measured 1.2–1.6× faster than Eigen's
+// cblas_sgemm / cblas_dgemm instead, measured 1.3–1.7× faster than Eigen's
 // AVX2 product on the MLP's shapes (docs/benchmarks.md, "GEMM backends").
 //
 // The library must run on one thread: hybrid's pool splits the products over
