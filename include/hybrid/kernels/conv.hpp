@@ -18,6 +18,7 @@
 // chunk order: the same sums in the same order for any thread count. Each
 // thread unfolds patches into its own buffer (the run's scratch on the
 // calling thread, a worker's own elsewhere).
+// Built with HYBRID_USE_CBLAS, the products go to the CBLAS (blas.hpp).
 #include <algorithm>
 #include <cstring>
 

@@ -4,6 +4,7 @@
 // block of output rows while it is still in cache). Both split over blocks of
 // output rows (or matmul's batch) on the thread pool; each output element is
 // computed by one block, with the same arithmetic for any thread count.
+// Built with HYBRID_USE_CBLAS, the products go to the CBLAS (blas.hpp).
 #include <Eigen/Core>
 #include <algorithm>
 
@@ -85,6 +86,7 @@ void fully_connected_kernel(const KernelArgs<T>& k, TileFn<T> act) {
     if (in_units == 0) {
       std::fill(y, y + nr * units, T(0));
     } else if (cblas_gemm(false, true, nr, units, in_units, k.in[0] + r0 * in_units, k.in[1], false, y)) {
+      // done by the external CBLAS (kernels/blas.hpp; only when built with it)
     } else if (nr == 1) {  // a matrix-vector product: Eigen's GEMV path
       Eigen::Map<const RowVector<T>> X(k.in[0] + r0 * in_units, in_units);
       Eigen::Map<RowVector<T>>(y, units).noalias() = X * W.transpose();
