@@ -4,9 +4,9 @@
 // HYBRID_USE_CBLAS (CMake: -DHYBRID_BLAS=openblas or blis), the float and
 // double products of fully_connected, matmul and the convolutions call
 // cblas_sgemm / cblas_dgemm instead: OpenBLAS measured 1.3–1.7× faster than
-// Eigen's AVX2 product on the MLPs' layers (5–15 % against Eigen built for
-// AVX-512) and 1.4–2.8× on LeNet's convolution products (docs/benchmarks.md,
-// "GEMM backends").
+// Eigen's AVX2 product on the MLPs' layers (but 0.8× on 64-row blocks against
+// Eigen built for AVX-512) and 1.4–2.8× on LeNet's convolution products
+// (docs/benchmarks.md, "GEMM backends").
 //
 // The library must run on one thread: hybrid's pool splits the products over
 // its fixed partition, so results stay bit-identical for any thread count;
