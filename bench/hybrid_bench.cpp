@@ -440,6 +440,34 @@ void BM_train(benchmark::State& state) {
   if (state.range(1)) state.counters["arena_bytes"] = static_cast<double>(net.arena_bytes());
 }
 
+/// The hybridized training step with its kernels on range(1) threads; real time.
+void BM_train_pool(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  const int saved = hybrid::get_num_threads();
+  hybrid::set_num_threads(static_cast<int>(state.range(1)));
+  auto net = fashion_mlp();
+  nn::loss::SoftmaxCrossEntropyLoss loss;
+  net.hybridize();
+  loss.hybridize();
+  nn::Trainer trainer(net.collect_params(), "sgd", {{"learning_rate", kTrainLr}});
+  const TrainBatch data(batch);
+  auto step = [&] {
+    Tensor l;
+    {
+      auto rec = autograd::record();
+      l = loss(net(data.x), data.labels);
+    }
+    l.backward();
+    trainer.step(batch);
+    return l;
+  };
+  step();
+  const long before = g_allocations;
+  for (auto _ : state) benchmark::DoNotOptimize(step().data());
+  set_counters(state, train_flops(batch), g_allocations - before);
+  hybrid::set_num_threads(saved);
+}
+
 #ifdef HYBRID_HAVE_TORCH
 void BM_train_torch(benchmark::State& state) {
   torch::set_num_threads(1);
@@ -564,6 +592,7 @@ BENCHMARK(BM_train)->Args({64, 0})->Args({64, 1})->Args({64, 2})->Args({256, 0})
 #ifdef HYBRID_HAVE_TORCH
 BENCHMARK(BM_train_torch)->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
 #endif
+BENCHMARK(BM_train_pool)->Args({256, 1})->Args({256, 2})->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_load_params)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_load_graph)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 
@@ -758,6 +787,10 @@ void print_report(const std::map<std::string, double>& m) {
     ratio_line("hybridized, no memory plan", "BM_train/" + b + "/2", "BM_train_handwritten/" + b);
     ratio_line("libtorch eager (1 thread)", "BM_train_torch/" + b, "BM_train_handwritten/" + b);
   }
+  if (get("BM_train_pool/256/1/real_time") > 0 && get("BM_train_pool/256/2/real_time") > 0)
+    std::printf("hybridized training step, batch 256: 1 thread %.1f us, 2 threads %.1f us, %.2fx the throughput\n",
+                get("BM_train_pool/256/1/real_time"), get("BM_train_pool/256/2/real_time"),
+                get("BM_train_pool/256/1/real_time") / get("BM_train_pool/256/2/real_time"));
   std::printf("conv2d, batch 64, float (time against Eigen's GEMM on the equivalent O x K x N*Ho*Wo product)\n");
   const char* conv_names[] = {"LeNet conv1, 1->6 5x5 pad 2, 28x28", "LeNet conv2, 6->16 5x5, 14x14",
                               "ResNet 64->64 3x3 pad 1, 28x28", "ResNet 64->64 3x3 pad 1, 14x14"};

@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 #include <hybrid/hybrid.hpp>
 
+#include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../support/models.hpp"
@@ -150,6 +152,39 @@ TEST_CASE("threads: a hybridized training step's gradients are bit-identical", "
     for (size_t i = 0; i < grads.size(); ++i) {
       INFO("threads: " << n << ", gradient " << i);
       CHECK(same_bits(grads[i], reference[i]));
+    }
+  }
+}
+
+TEST_CASE("threads: optimizer updates are bit-identical for any thread count", "[threads][determinism]") {
+  ThreadCountGuard guard;
+  // Large enough for several blocks (SGD's are 65,536 elements, Adam's 21,845).
+  const int64_t n = 300'001;
+  std::vector<float> w0(static_cast<size_t>(n)), g(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    w0[static_cast<size_t>(i)] = std::sin(0.001f * static_cast<float>(i));
+    g[static_cast<size_t>(i)] = std::cos(0.003f * static_cast<float>(i)) - 0.25f;
+  }
+  const std::vector<std::pair<std::string, hybrid::optim::Options>> cases = {
+      {"sgd", {{"learning_rate", 0.1}, {"wd", 0.01}}},
+      {"sgd", {{"learning_rate", 0.1}, {"momentum", 0.9}, {"clip_gradient", 0.5}}},
+      {"adam", {{"learning_rate", 0.01}, {"wd", 0.001}}},
+      {"adamw", {{"learning_rate", 0.01}}}};
+  for (const auto& [name, options] : cases) {
+    // Three updates of one parameter (its state carries over) under `threads`.
+    auto updated = [&, &name = name, &options = options](int threads) {
+      hybrid::set_num_threads(threads);
+      auto opt = hybrid::optim::create(name, options);
+      std::vector<float> w = w0;
+      for (int step = 0; step < 3; ++step) opt->update(0, w.data(), g.data(), n, 0.5);
+      return w;
+    };
+    const std::vector<float> reference = updated(1);
+    CHECK(reference != w0);
+    for (int threads : kThreadCounts) {
+      INFO(name << ", threads: " << threads);
+      const std::vector<float> w = updated(threads);
+      CHECK(std::memcmp(w.data(), reference.data(), sizeof(float) * w.size()) == 0);
     }
   }
 }

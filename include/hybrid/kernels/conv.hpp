@@ -18,6 +18,7 @@
 // chunk order: the same sums in the same order for any thread count. Each
 // thread unfolds patches into its own buffer (the run's scratch on the
 // calling thread, a worker's own elsewhere).
+// Built with HYBRID_USE_CBLAS, the products go to the CBLAS (blas.hpp).
 #include <algorithm>
 #include <cstring>
 
@@ -169,7 +170,7 @@ void conv2d_kernel(const KernelArgs<T>& k, TileFn<T> act) {
       Y.setZero();
     } else {
       Eigen::Map<const RowMatrix<T>> W(k.in[1] + (grp * og + r0) * patch, r1 - r0, patch), C(col, patch, pixels);
-      Y.noalias() = W * C;
+      if (!cblas_gemm(false, false, r1 - r0, pixels, patch, W.data(), col, false, y)) Y.noalias() = W * C;
     }
     if (bias) Y.colwise() += Eigen::Map<const ColVector<T>>(bias + grp * og + r0, r1 - r0);
     if (act) {
@@ -220,12 +221,10 @@ void conv2d_backward_data_kernel(const KernelArgs<T>& k) {
         Eigen::Map<const RowMatrix<T>> W(k.in[1] + grp * og * patch, og, patch);
         Eigen::Map<const RowMatrix<T>> dY(k.in[0] + (n * g.o + grp * og) * pixels, og, pixels);
         T* dx = k.out + (n * g.c + grp * cg) * g.h * g.w;
-        if (g.pointwise()) {
-          Eigen::Map<RowMatrix<T>>(dx, patch, pixels).noalias() = W.transpose() * dY;
-        } else {
-          Eigen::Map<RowMatrix<T>>(scratch, patch, pixels).noalias() = W.transpose() * dY;
-          col2im_add(scratch, g, dx);
-        }
+        T* cols = g.pointwise() ? dx : scratch;
+        if (!cblas_gemm(true, false, patch, pixels, og, W.data(), dY.data(), false, cols))
+          Eigen::Map<RowMatrix<T>>(cols, patch, pixels).noalias() = W.transpose() * dY;
+        if (!g.pointwise()) col2im_add(scratch, g, dx);
       }
   });
 }
@@ -255,7 +254,8 @@ void conv2d_backward_weight_kernel(const KernelArgs<T>& k) {
         }
         Eigen::Map<const RowMatrix<T>> C(col, patch, pixels);
         Eigen::Map<const RowMatrix<T>> dY(k.in[1] + (n * g.o + grp * og) * pixels, og, pixels);
-        Eigen::Map<RowMatrix<T>>(dw + grp * og * patch, og, patch).noalias() += dY * C.transpose();
+        if (!cblas_gemm(false, true, og, patch, pixels, dY.data(), col, true, dw + grp * og * patch))
+          Eigen::Map<RowMatrix<T>>(dw + grp * og * patch, og, patch).noalias() += dY * C.transpose();
       }
   });
   // The chunks' sums, added in chunk order.

@@ -4,9 +4,11 @@
 // block of output rows while it is still in cache). Both split over blocks of
 // output rows (or matmul's batch) on the thread pool; each output element is
 // computed by one block, with the same arithmetic for any thread count.
+// Built with HYBRID_USE_CBLAS, the products go to the CBLAS (blas.hpp).
 #include <Eigen/Core>
 #include <algorithm>
 
+#include "blas.hpp"
 #include "elementwise.hpp"
 #include "parallel.hpp"
 
@@ -48,7 +50,7 @@ void matmul_kernel(const KernelArgs<T>& k) {
     Eigen::Map<RowMatrix<T>> C(k.out + bi * m * n + r0 * n, r1 - r0, n);
     if (kk == 0)
       C.setZero();
-    else
+    else if (!cblas_gemm(false, false, r1 - r0, n, kk, A.data(), B.data(), false, C.data()))
       C.noalias() = A * B;
   };
   const int64_t row_cost = 2 * std::max<int64_t>(kk, 1) * std::max<int64_t>(n, 1);
@@ -83,6 +85,8 @@ void fully_connected_kernel(const KernelArgs<T>& k, TileFn<T> act) {
     T* y = k.out + r0 * units;
     if (in_units == 0) {
       std::fill(y, y + nr * units, T(0));
+    } else if (cblas_gemm(false, true, nr, units, in_units, k.in[0] + r0 * in_units, k.in[1], false, y)) {
+      // done by the external CBLAS (kernels/blas.hpp; only when built with it)
     } else if (nr == 1) {  // a matrix-vector product: Eigen's GEMV path
       Eigen::Map<const RowVector<T>> X(k.in[0] + r0 * in_units, in_units);
       Eigen::Map<RowVector<T>>(y, units).noalias() = X * W.transpose();

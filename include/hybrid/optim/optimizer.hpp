@@ -30,7 +30,10 @@
 // gradient once and writes the value and the state once, in T; the scalars
 // (lr_t, the bias corrections) are computed once per call in double. States
 // are allocated on a parameter's first update; later updates allocate
-// nothing.
+// nothing. Large parameters split the loop into blocks on the thread pool
+// (kernels/parallel.hpp's cost model, blocks fixed by the size alone); each
+// element's update is independent, so results do not depend on the thread
+// count.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -46,6 +49,7 @@
 
 #include "../core/dtype.hpp"
 #include "../core/errors.hpp"
+#include "../kernels/parallel.hpp"
 
 namespace hybrid::optim {
 
@@ -89,6 +93,16 @@ struct ParamState {
 };
 
 namespace detail {
+
+/// Element-steps per element of an update, for the cost model: SGD's few
+/// multiply-adds; Adam's moments, square root and division.
+inline constexpr int64_t kSgdCost = 4, kAdamCost = 12;
+
+/// fn(lo, hi) over blocks of [0, n) on the pool, each worth a chunk.
+template <class Fn>
+void for_each_block(int64_t n, int64_t cost_per_element, Fn&& fn) {
+  parallel_for(0, n, kernels::grain_for(cost_per_element), fn);
+}
 
 /// The shortest text that reads back as `v` ("0.1", "1e-08", "-1").
 inline std::string format_value(double v) {
@@ -338,13 +352,17 @@ class SGD : public Optimizer {
     const bool clipping = hyper_.clip_gradient >= 0;
     if (has_momentum_) {
       T* mom = s.values<T>().data();
-      for (int64_t i = 0; i < n; ++i) {
-        const T gi = clip(rescale * g[i], c, clipping) + wd * w[i];
-        mom[i] = mu * mom[i] - lr * gi;
-        w[i] += mom[i];
-      }
+      detail::for_each_block(n, detail::kSgdCost, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          const T gi = clip(rescale * g[i], c, clipping) + wd * w[i];
+          mom[i] = mu * mom[i] - lr * gi;
+          w[i] += mom[i];
+        }
+      });
     } else {
-      for (int64_t i = 0; i < n; ++i) w[i] -= lr * (clip(rescale * g[i], c, clipping) + wd * w[i]);
+      detail::for_each_block(n, detail::kSgdCost, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) w[i] -= lr * (clip(rescale * g[i], c, clipping) + wd * w[i]);
+      });
     }
   }
 
@@ -387,12 +405,14 @@ class Adam : public Optimizer {
     const bool clipping = hyper_.clip_gradient >= 0;
     T* mean = s.values<T>().data();
     T* var = mean + s.size;
-    for (int64_t i = 0; i < n; ++i) {
-      const T gi = clip(rescale * g[i] + wd * w[i], c, clipping);
-      mean[i] = b1 * mean[i] + (T(1) - b1) * gi;
-      var[i] = b2 * var[i] + (T(1) - b2) * gi * gi;
-      w[i] -= lr * mean[i] / (std::sqrt(var[i]) + eps);
-    }
+    detail::for_each_block(n, detail::kAdamCost, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const T gi = clip(rescale * g[i] + wd * w[i], c, clipping);
+        mean[i] = b1 * mean[i] + (T(1) - b1) * gi;
+        var[i] = b2 * var[i] + (T(1) - b2) * gi * gi;
+        w[i] -= lr * mean[i] / (std::sqrt(var[i]) + eps);
+      }
+    });
   }
 };
 
@@ -423,12 +443,14 @@ class AdamW : public Optimizer {
     const bool clipping = hyper_.clip_gradient >= 0;
     T* mean = s.values<T>().data();
     T* var = mean + s.size;
-    for (int64_t i = 0; i < n; ++i) {
-      const T gi = clip(rescale * g[i], c, clipping);
-      mean[i] = b1 * mean[i] + (T(1) - b1) * gi;
-      var[i] = b2 * var[i] + (T(1) - b2) * gi * gi;
-      w[i] = w[i] * decay - step * mean[i] / (std::sqrt(var[i]) * inv_sqrt_c2 + eps);
-    }
+    detail::for_each_block(n, detail::kAdamCost, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const T gi = clip(rescale * g[i], c, clipping);
+        mean[i] = b1 * mean[i] + (T(1) - b1) * gi;
+        var[i] = b2 * var[i] + (T(1) - b2) * gi * gi;
+        w[i] = w[i] * decay - step * mean[i] / (std::sqrt(var[i]) * inv_sqrt_c2 + eps);
+      }
+    });
   }
 };
 
