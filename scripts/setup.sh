@@ -8,10 +8,7 @@ PACKAGES=(g++ cmake make libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-de
           clang libclang-rt-14-dev libtsan2 zlib1g-dev dataset-fashion-mnist
           libopenmpi-dev openmpi-bin)
 
-# True when at least one path matches the glob pattern.
-have_file() {
-  compgen -G "$1" > /dev/null
-}
+source scripts/apt.sh
 
 missing=()
 for tool in g++ cmake make clang++ mpirun; do
@@ -33,14 +30,8 @@ have_file '/usr/lib/*/openmpi/include/mpi.h' || missing+=(openmpi)
 have_file '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' || missing+=(libfuzzer)
 
 if [ ${#missing[@]} -ne 0 ]; then
-  echo "setup: installing packages (missing: ${missing[*]})"
-  SUDO=()
-  if [ "$(id -u)" -ne 0 ] && command -v sudo > /dev/null; then
-    SUDO=(sudo)
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" apt-get update -qq
-  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
+  echo "setup: missing ${missing[*]}"
+  apt_install setup "${PACKAGES[@]}"
 fi
 
 # The ONNX component (libonnx-dev, protobuf) and Node with onnxruntime-node

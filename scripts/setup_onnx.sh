@@ -25,9 +25,7 @@ ORT_VERSION=1.30.0
 NODE_DIR=${1:-${HYBRID_NODE_DIR:-.deps/node}}
 SKIP_NODE=${HYBRID_SKIP_NODE:-0}
 
-have_file() {
-  compgen -G "$1" > /dev/null
-}
+source scripts/apt.sh
 
 packages=()
 have_file '/usr/lib/*/cmake/ONNX/ONNXConfig.cmake' && have_file '/usr/include/onnx/checker.h' ||
@@ -42,14 +40,7 @@ if [ "$SKIP_NODE" != 1 ]; then
 fi
 
 if [ ${#packages[@]} -ne 0 ]; then
-  echo "setup_onnx: installing ${packages[*]}"
-  SUDO=()
-  if [ "$(id -u)" -ne 0 ] && command -v sudo > /dev/null; then
-    SUDO=(sudo)
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" apt-get update -qq
-  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}"
+  apt_install setup_onnx "${packages[@]}"
 fi
 
 [ "$SKIP_NODE" = 1 ] && exit 0
