@@ -3,6 +3,7 @@
 # with a table of medians as ratios against its baseline.
 #   REPS=10 ./scripts/bench.sh --benchmark_filter=mlp
 #   BENCH=cnn_bench ./scripts/bench.sh                           # the convolutional models
+#   BENCH=thread_ceiling_bench ./scripts/bench.sh                # what a 2nd thread can give here
 #   BENCH_CMAKE_ARGS=-DHYBRID_WITH_TORCH=ON ./scripts/bench.sh   # adds libtorch
 # Extra arguments go to the benchmark binary.
 set -euo pipefail
