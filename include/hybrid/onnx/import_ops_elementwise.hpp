@@ -3,7 +3,9 @@
 // Cast, Identity, Dropout) and the patterns recognized at a Mul or an Add
 // (the exact-erf GELU, the decomposed layer norm). The table is in
 // import_ops.hpp.
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -126,27 +128,16 @@ void map_binary(NodeContext<T>& c, OpCode op) {
   Value r = c.b.op(op, {c.input(0), c.input(1)});
   if (op == OpCode::mul && r.node >= 0) {
     const int x = match_gelu(c.b.g, r.node);
-    if (x >= 0) {
-      Value xv;
-      xv.node = x;
-      xv.alt = c.b.alt[static_cast<size_t>(x)];
-      r = c.b.op(OpCode::gelu, {xv});
-    }
+    if (x >= 0) r = c.b.op(OpCode::gelu, {c.b.node_value(x)});
   }
   if (op == OpCode::add && r.node >= 0) {
     int x, gamma, beta;
     double eps;
     if (match_layer_norm(c.b.g, r.node, x, gamma, beta, eps)) {
-      auto value_of = [&](int i) {
-        Value v;
-        v.node = i;
-        v.alt = c.b.alt[static_cast<size_t>(i)];
-        return v;
-      };
       Attrs a;
       a.axis = -1;
       a.epsilon = eps;
-      r = c.b.op(OpCode::layer_norm, {value_of(x), value_of(gamma), value_of(beta)}, a);
+      r = c.b.op(OpCode::layer_norm, {c.b.node_value(x), c.b.node_value(gamma), c.b.node_value(beta)}, a);
     }
   }
   c.set(std::move(r));
@@ -188,16 +179,15 @@ void map_cast(NodeContext<T>& c) {
   const int to = static_cast<int>(c.attr_int("to", 0));
   Value v = c.input(0);
   if (is_float_type(to)) {
-    if (v.known() && v.integer) v.integer = false;
+    v.whole = v.whole || v.integer;  // integers stay integers in T: a cast back is exact
     v.integer = false;
     c.set(std::move(v));
     return;
   }
   if (is_integer_type(to)) {
-    if (v.integer) return c.set(std::move(v));
-    if (v.known() && v.param.empty()) {
+    const bool boolean = to == ::onnx::TensorProto::BOOL;
+    if (v.known()) {  // folded, also for a float initializer (only its value matters here)
       TensorT<double> a = v.c.clone(), b = v.c_alt.clone();
-      const bool boolean = to == ::onnx::TensorProto::BOOL;
       for (auto* t : {&a, &b})
         for (int64_t i = 0; i < t->size(); ++i) {
           double& x = t->data()[i];
@@ -205,10 +195,79 @@ void map_cast(NodeContext<T>& c) {
         }
       return c.set(Value::constant(std::move(a), std::move(b), true));
     }
+    if (v.integer || v.whole) {
+      if (!boolean) {
+        v.integer = true;
+        v.whole = false;
+        return c.set(std::move(v));
+      }
+      // x != 0 as 1 / 0
+      const Value zero = scalar_const<T>(0);
+      return c.set(c.b.op(OpCode::equal, {c.b.op(OpCode::equal, {v, zero}), zero}));
+    }
     throw NodeError("Cast of a float tensor computed at run time to " + elem_type_name(to) +
-                    " is not supported (hybrid computes in one float type)");
+                    " is not supported (hybrid computes in one float type, and truncating it has no op)");
   }
   throw NodeError("Cast to " + elem_type_name(to) + " is not supported");
+}
+
+/// Min / Max: any number of inputs, NumPy broadcasting.
+template <class T>
+void map_variadic(NodeContext<T>& c, OpCode op) {
+  Value r = c.input(0);
+  for (size_t i = 1; i < c.inputs(); ++i) r = c.b.op(op, {r, c.input(i)});
+  c.set(std::move(r));
+}
+
+/// Not of a bool: x == 0, as 1 / 0.
+template <class T>
+void map_not(NodeContext<T>& c) {
+  c.set(c.b.op(OpCode::equal, {c.input(0), scalar_const<T>(0)}));
+}
+
+/// Clip(x, min, max), the bounds optional inputs (opset 11 on). Known
+/// bounds give one clip; bounds computed at run time give ONNX's own
+/// definition, Min(max, Max(x, min)).
+template <class T>
+void map_clip(NodeContext<T>& c) {
+  const Value& x = c.input(0);
+  const bool run_time = (c.has(1) && !c.input(1).known()) || (c.has(2) && !c.input(2).known());
+  if (run_time) {
+    for (size_t i : {size_t{1}, size_t{2}})
+      if (c.has(i) && c.b.rank(c.input(i)) != 0 && c.b.shape(c.input(i)) != Shape{1})
+        throw NodeError(std::string(i == 1 ? "min" : "max") + " must be a scalar; it has the shape " +
+                        to_string(c.b.shape(c.input(i))));
+    Value r = x;
+    if (c.has(1)) r = c.b.op(OpCode::maximum, {r, c.input(1)});
+    if (c.has(2)) r = c.b.op(OpCode::minimum, {r, c.input(2)});
+    return c.set(std::move(r));
+  }
+  // The defaults are the type's lowest and largest values, not infinities.
+  const double lowest = x.integer ? -9.2233720368547758e18 : static_cast<double>(std::numeric_limits<T>::lowest());
+  const double largest = x.integer ? 9.2233720368547758e18 : static_cast<double>(std::numeric_limits<T>::max());
+  auto bound = [&](size_t i, const char* what, double fallback) {
+    if (!c.has(i)) return fallback;
+    const auto v = c.known(i, what);
+    if (v.size() != 1) throw NodeError(std::string(what) + " must be a scalar; it holds " + std::to_string(v.size()) + " values");
+    if (std::isnan(v[0])) throw NodeError(std::string(what) + " is NaN");
+    return v[0];
+  };
+  Attrs a;
+  a.a_max = bound(2, "max", largest);
+  // min > max sets everything to max (ONNX: Min(max, Max(x, min))).
+  a.a_min = std::min(bound(1, "min", lowest), a.a_max);
+  c.set(c.b.op(OpCode::clip, {x}, a));
+}
+
+/// Reciprocal: rsqrt where it takes a Sqrt (as hybrid exports rsqrt), else 1 / x.
+template <class T>
+void map_reciprocal(NodeContext<T>& c) {
+  const Value& x = c.input(0);
+  if (x.node >= 0) {
+    const auto& n = c.b.g.nodes[static_cast<size_t>(x.node)];
+    if (n.op == OpCode::sqrt) return c.set(c.b.op(OpCode::rsqrt, {c.b.node_value(n.inputs[0])}));
+  }
+  c.set(c.b.op(OpCode::div, {scalar_const<T>(1), x}));
 }
 
 template <class T>

@@ -234,4 +234,19 @@ void map_reduce(NodeContext<T>& c, OpCode op) {
   c.set(c.b.op(op, {x}, a));
 }
 
+/// ArgMax: `axis` (default 0), `keepdims` (default 1). hybrid's argmax
+/// picks the first of equal maxima, ONNX's default (select_last_index 0).
+template <class T>
+void map_argmax(NodeContext<T>& c) {
+  const Value& x = c.input(0);
+  if (c.attr_int("select_last_index", 0) != 0)
+    throw NodeError("select_last_index = 1 (the last of equal maxima) is not supported; hybrid's argmax picks the first");
+  Attrs a;
+  a.axis = norm_axis(c.attr_int("axis", 0), c.b.rank(x), "axis");
+  a.keepdims = c.attr_int("keepdims", 1) != 0;
+  Value r = c.b.op(OpCode::argmax, {x}, a);
+  r.integer = true;  // int64 in ONNX
+  c.set(std::move(r));
+}
+
 }  // namespace hybrid::onnx::detail

@@ -366,4 +366,102 @@ void map_pad(NodeContext<T>& c) {
   c.set(any ? c.b.op(OpCode::pad, {x}, a) : x);  // PyTorch writes zero pads before some pools
 }
 
+/// GatherElements with one index per line along `axis` (indices shaped as
+/// the data with extent 1 there): hybrid's pick, keeping the axis. ONNX
+/// allows indices in [-n, n-1]; negative ones count from the end.
+template <class T>
+void map_gather_elements(NodeContext<T>& c) {
+  const Value& data = c.input(0);
+  Value idx = c.input(1);
+  const Shape s = c.b.shape(data), s2 = c.b.alt_shape(data);
+  const int64_t axis = norm_axis(c.attr_int("axis", 0), s.size(), "axis");
+  const int k = static_cast<int>(axis);
+  Shape want = s, want2 = s2;
+  want[k] = 1;
+  want2[k] = 1;
+  if (c.b.shape(idx) != want || c.b.alt_shape(idx) != want2)
+    throw NodeError("indices of shape " + to_string(c.b.shape(idx)) + " for data of shape " + to_string(s) +
+                    " are not supported; only one index per line along axis " + std::to_string(axis) + " (shape " +
+                    to_string(want) + "), as hybrid's pick takes");
+  const int64_t n = s[k];
+  if (idx.known()) {
+    if (!same_values(idx.c, idx.c_alt)) throw NodeError("GatherElements indices depend on the batch size");
+    TensorT<double> v = idx.c.clone();
+    for (int64_t i = 0; i < v.size(); ++i) {
+      double& x = v.data()[i];
+      if (!(x >= -static_cast<double>(n) && x < static_cast<double>(n)))
+        throw NodeError("index " + std::to_string(to_int(x)) + " is out of range [" + std::to_string(-n) + ", " +
+                        std::to_string(n - 1) + "] for axis " + std::to_string(axis) + " of extent " + std::to_string(n));
+      if (x < 0) x += static_cast<double>(n);
+    }
+    idx = Value::constant(std::move(v), true);
+  } else {
+    if (n != s2[k])
+      throw NodeError("GatherElements along a symbolic (batch) dimension with indices computed at run time is not "
+                      "supported (a negative index counts from the batch extent)");
+    // idx + n · (idx < 0); indices still out of range fail when pick runs.
+    const Value negative = c.b.op(OpCode::less, {idx, scalar_const<T>(0)});
+    idx = c.b.op(OpCode::add, {idx, c.b.op(OpCode::mul, {negative, scalar_const<T>(static_cast<double>(n))})});
+  }
+  Attrs a;
+  a.axis = axis;
+  a.keepdims = true;
+  Value r = c.b.op(OpCode::pick, {data, idx}, a);
+  r.integer = data.integer;
+  c.set(std::move(r));
+}
+
+/// Expand(x, shape): x broadcast both ways with `shape`, which must be
+/// known at import. A fixed result shape is one broadcast_to; where the
+/// result follows the batch (x carries it), x is multiplied by ones shaped
+/// as the extents x lacks, which broadcasts the same at every batch size.
+template <class T>
+void map_expand(NodeContext<T>& c) {
+  const Value& x = c.input(0);
+  const Value& sv = c.input(1);
+  if (!sv.known()) throw NodeError("Expand's shape must be known at import (a constant or computed from shapes)");
+  auto dims = [](const TensorT<double>& t) {
+    if (t.shape().size() != 1) throw NodeError("Expand's shape must be 1-D; it has the shape " + to_string(t.shape()));
+    if (t.size() > Shape::kMaxDims) throw NodeError("Expand's shape has more than 8 extents");
+    Shape r;
+    for (double d : t.to_vector()) {
+      if (!(d >= 0 && d <= 1e12)) throw NodeError("Expand's shape has the extent " + std::to_string(to_int(d)));
+      r.push_back(to_int(d));
+    }
+    return r;
+  };
+  const Shape s = dims(sv.c), s2 = dims(sv.c_alt);
+  const Shape xs = c.b.shape(x), xs2 = c.b.alt_shape(x);
+  Shape out, out2;
+  try {
+    out = broadcast_shapes(xs, s, "Expand");
+    out2 = broadcast_shapes(xs2, s2, "Expand");
+  } catch (const Error&) {
+    throw NodeError("cannot broadcast the input of shape " + to_string(xs) + " with the shape " + to_string(s));
+  }
+  if (out == xs && out2 == xs2) return c.set(x);
+  if (out == out2) {
+    Attrs a;
+    a.shape = out;
+    return c.set(c.b.op(OpCode::broadcast_to, {x}, a));
+  }
+  // ones: extent 1 where x already has the result's extent (at both sizes).
+  Shape ones(std::vector<int64_t>(static_cast<size_t>(out.size()), 1)), ones2 = ones;
+  const int off = out.size() - xs.size();
+  for (int d = 0; d < out.size(); ++d) {
+    const bool from_x = d >= off && xs[d - off] == out[d] && xs2[d - off] == out2[d];
+    if (!from_x) {
+      ones[d] = out[d];
+      ones2[d] = out2[d];
+    }
+  }
+  if (ones != ones2 && !x.known())
+    throw NodeError("Expand to a shape that follows the batch of another tensor than its input is not supported; "
+                    "hybrid's broadcast_to holds fixed extents");
+  if (checked_numel(ones) > kMaxFoldedElements || checked_numel(ones2) > kMaxFoldedElements)
+    throw NodeError("Expand to " + to_string(out) + " is larger than the importer builds");
+  const Value one = Value::constant(full<double>(ones, 1.0), full<double>(ones2, 1.0), x.integer);
+  c.set(c.b.op(OpCode::mul, {x, one}));  // x · 1 is exact: NaN, infinities and -0 included
+}
+
 }  // namespace hybrid::onnx::detail
