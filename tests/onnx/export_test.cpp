@@ -5,7 +5,8 @@
 // parameters are initializers holding the block's values, every initializer
 // is used; reshape targets keep the symbolic batch; a block last called in
 // train mode exports its predict form; errors leave no file. Where the
-// importer is built in, exported models import back and compute the same at
+// importer is built in, exported models (the every-op model at every opset
+// among them) import back and compute the same, eagerly and hybridized, at
 // the traced batch and at batch 5. The "[ort-export]" case (hidden) writes
 // models, inputs and hybrid's outputs for tests/onnx/ort_check.js, which
 // runs them in ONNX Runtime.

@@ -379,6 +379,13 @@ TEST_CASE("onnx import: Reshape with two symbolic extents kept in place; others 
   ModelBuilder one(13);
   view(one, {-1, -1, 4}, {0, 1}, {2, 2}, "one_name");
   check_values((*one.import())(iota({2, 2, 4})), {2, 2, 2, 2}, iota({16}).to_vector());
+  // A target whose element count overflows int64 is refused, not computed.
+  ModelBuilder big(13);
+  big.input("x", {-1, 4});
+  big.ints("t", {-1, int64_t{1} << 39, int64_t{1} << 39});
+  big.node("Reshape", {"x", "t"}, {"y"}, "too_big");
+  big.output("y");
+  CHECK_THROWS_MATCHES(big.import(), FormatError, What(Contains("'too_big'") && Contains("int64")));
   // (seq, batch, 6): the symbolic extents swap places; no -1 can say that.
   ModelBuilder swap(13);
   view(swap, {-1, -2, 6}, {1, 0}, {6}, "swapped");
@@ -765,10 +772,10 @@ TEST_CASE("onnx import: GatherElements with negative indices wraps them; out of 
   CHECK_THROWS_AS(net->call({iota({1, 4}), hybrid::from_vector<float>({4}, {1, 1})}), hybrid::Error);
   CHECK_THROWS_AS(net->call({iota({1, 4}), hybrid::from_vector<float>({-5}, {1, 1})}), hybrid::Error);
   // Constant indices along axis 0: wrapped at import, out of range refused there.
-  auto constant = [](const std::vector<int64_t>& idx) {
-    ModelBuilder c(13);
+  auto constant = [](const std::vector<int64_t>& idx, const std::vector<int64_t>& dims = {1, 4}) {
+    ModelBuilder c(13);  // returned for import() alone, which reads the model, not `g`
     c.input("x", {3, 4});
-    c.ints("i", idx, {1, 4});
+    c.ints("i", idx, dims);
     c.node("GatherElements", {"x", "i"}, {"y"}, "gather_const");
     c.output("y");
     return c;
@@ -779,12 +786,8 @@ TEST_CASE("onnx import: GatherElements with negative indices wraps them; out of 
   CHECK_THROWS_MATCHES(constant({0, 0, -4, 0}).import(), FormatError,
                        What(Contains("'gather_const'") && Contains("index -4")));
   // More than one index per line is refused, naming the node.
-  ModelBuilder wide(13);
-  wide.input("x", {3, 4});
-  wide.ints("i", {0, 1, 0, 1, 0, 1, 0, 1}, {2, 4});
-  wide.node("GatherElements", {"x", "i"}, {"y"}, "gather_wide");
-  wide.output("y");
-  CHECK_THROWS_MATCHES(wide.import(), FormatError, What(Contains("'gather_wide'") && Contains("one index per line")));
+  CHECK_THROWS_MATCHES(constant({0, 1, 0, 1, 0, 1, 0, 1}, {2, 4}).import(), FormatError,
+                       What(Contains("'gather_const'") && Contains("one index per line")));
 }
 
 TEST_CASE("onnx import: Min and Max of several inputs, Not, Softplus, Reciprocal", "[onnx][import]") {

@@ -4,6 +4,7 @@
 // Constant, ConstantOfShape, Shape. The table is in import_ops.hpp.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ inline Shape resolve_target(const std::vector<double>& t, const Shape& in, bool 
       continue;
     }
     if (d < 0 || d > (int64_t{1} << 40)) throw NodeError("reshape target has the extent " + std::to_string(d));
+    if (d != 0 && known > std::numeric_limits<int64_t>::max() / d)
+      throw NodeError("reshape target " + to_string(out) + "… holds more elements than int64 counts");
     out.push_back(d);
     known *= d;
   }
@@ -229,6 +232,17 @@ void map_unsqueeze(NodeContext<T>& c) {
   c.set(c.b.reshape(x, t, t2));
 }
 
+/// take / pick of `data` at `idx`: the result has data's element kind.
+template <class T>
+void set_indexed(NodeContext<T>& c, OpCode op, const Value& data, const Value& idx, int64_t axis, bool keepdims) {
+  Attrs a;
+  a.axis = axis;
+  a.keepdims = keepdims;
+  Value r = c.b.op(op, {data, idx}, a);
+  r.integer = data.integer;
+  c.set(std::move(r));
+}
+
 template <class T>
 void map_gather(NodeContext<T>& c) {
   const Value& data = c.input(0);
@@ -261,11 +275,7 @@ void map_gather(NodeContext<T>& c) {
       idx = Value::constant(std::move(v), true);
     }
   }
-  Attrs a;
-  a.axis = axis;
-  Value r = c.b.op(OpCode::take, {data, idx}, a);
-  r.integer = data.integer;
-  c.set(std::move(r));
+  set_indexed(c, OpCode::take, data, idx, axis, false);
 }
 
 template <class T>
@@ -403,12 +413,7 @@ void map_gather_elements(NodeContext<T>& c) {
     const Value negative = c.b.op(OpCode::less, {idx, scalar_const<T>(0)});
     idx = c.b.op(OpCode::add, {idx, c.b.op(OpCode::mul, {negative, scalar_const<T>(static_cast<double>(n))})});
   }
-  Attrs a;
-  a.axis = axis;
-  a.keepdims = true;
-  Value r = c.b.op(OpCode::pick, {data, idx}, a);
-  r.integer = data.integer;
-  c.set(std::move(r));
+  set_indexed(c, OpCode::pick, data, idx, axis, true);
 }
 
 /// Expand(x, shape): x broadcast both ways with `shape`, which must be
