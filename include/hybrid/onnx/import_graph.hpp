@@ -260,10 +260,10 @@ class GraphBuilder {
     if (dynamic > 1) {
       Value r;
       if (!ambiguous_symbols && reshape_behind_prefix(x, target, target_alt, r)) return r;
-      throw NodeError("reshapes to " + to_string(target) + " with " + std::to_string(dynamic) +
-                      " extents that depend on symbolic dimensions; hybrid's reshape can infer only one (-1), and "
-                      "they are not all kept in place ahead of fixed extents (which is what can be rebuilt "
-                      "without a reshape)");
+      throw NodeError("reshapes " + symbolic_text(shape(x), alt_shape(x)) + " to " + symbolic_text(target, target_alt) +
+                      ", " + std::to_string(dynamic) + " extents that depend on symbolic dimensions (shown as ?); "
+                      "hybrid's reshape can infer only one (-1), and only symbolic extents kept in place ahead "
+                      "of fixed ones can be rebuilt without a reshape");
     }
     Attrs a;
     a.shape = t;
@@ -271,6 +271,14 @@ class GraphBuilder {
     if (alt_shape(r) != target_alt)
       throw NodeError("reshape to " + to_string(target) + " does not follow the batch size");
     return r;
+  }
+
+  /// A shape with "?" for the extents that depend on symbolic dimensions.
+  static std::string symbolic_text(const Shape& s, const Shape& s_alt) {
+    std::string t = "(";
+    for (int i = 0; i < s.size(); ++i)
+      t += (i ? ", " : "") + (s[i] == s_alt[i] ? std::to_string(s[i]) : std::string("?"));
+    return t + (s.size() == 1 ? ",)" : ")");
   }
 
   /// A reshape that keeps x's leading extents (the symbolic ones among
