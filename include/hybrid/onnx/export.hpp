@@ -6,8 +6,8 @@
 // and outputs have the symbolic dimension "batch" on axis 0 (outputs where
 // axis 0 still is the batch), every other extent fixed. Mode-dependent ops
 // are written in their predict form: batch_norm uses the running
-// statistics, dropout is the identity. docs/onnx_export.md lists what each
-// op becomes.
+// statistics, dropout is the identity. docs/onnx.md lists what each op
+// becomes.
 #include <algorithm>
 #include <string>
 #include <vector>

@@ -2,7 +2,7 @@
 // The export mapping: each hybrid op of a portable graph (docs/FORMAT.md
 // section 3) becomes one or more ONNX nodes of the default domain, at
 // opsets 13 to 17. All of it is in emit_node's switch, one case per op;
-// docs/onnx_export.md lists the result per op.
+// docs/onnx.md ("Op coverage (export)") lists the result per op.
 //
 // Dynamic batch: the graph's inputs get the symbolic dimension "batch" on
 // axis 0, and the emitter tracks which values still carry it on their axis 0

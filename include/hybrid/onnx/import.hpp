@@ -8,6 +8,7 @@
 // (import_graph.hpp explains how symbolic dimensions stay dynamic).
 // Every failure is FormatError naming the file; nothing outlives a failed
 // import.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -86,9 +87,29 @@ inline std::vector<int> topological_order(const ::onnx::GraphProto& g, const std
   return order;
 }
 
+/// The key of a symbolic dimension: its name, or one of its own if unnamed.
+inline std::string symbol_key(const ::onnx::TensorShapeProto_Dimension& d, const std::string& input, int axis) {
+  return d.has_dim_param() && !d.dim_param().empty() ? "=" + d.dim_param() : "?" + input + "#" + std::to_string(axis);
+}
+
+/// The number of distinct symbolic dimensions of the graph's inputs.
+inline size_t symbol_count(const ::onnx::GraphProto& g) {
+  std::unordered_set<std::string> inits, keys;
+  for (const auto& t : g.initializer()) inits.insert(t.name());
+  for (const auto& in : g.input()) {
+    if (inits.count(in.name()) || !in.type().has_tensor_type() || !in.type().tensor_type().has_shape()) continue;
+    const auto& dims = in.type().tensor_type().shape().dim();
+    for (int k = 0; k < dims.size(); ++k)
+      if (!dims[k].has_dim_value()) keys.insert(symbol_key(dims[k], in.name(), k));
+  }
+  return keys.size();
+}
+
 /// Builds the block from a parsed model; `source` names it in errors.
+/// `distinct_symbols`: each symbolic dimension at its own alternate extent.
 template <class T>
-std::shared_ptr<nn::SymbolBlockT<T>> import_model_proto(const ::onnx::ModelProto& model, const std::string& source) {
+std::shared_ptr<nn::SymbolBlockT<T>> build_model(const ::onnx::ModelProto& model, const std::string& source,
+                                                 bool distinct_symbols) {
   if (!model.has_graph()) throw FormatError(source + ": the ONNX model has no graph");
   const ::onnx::GraphProto& g = model.graph();
 
@@ -115,6 +136,8 @@ std::shared_ptr<nn::SymbolBlockT<T>> import_model_proto(const ::onnx::ModelProto
                       unsupported);
 
   GraphBuilder<T> b;
+  b.ambiguous_symbols = !distinct_symbols && symbol_count(g) >= 2;
+  std::unordered_map<std::string, int64_t> symbols;  // symbol key → alternate extent
   std::unordered_map<std::string, Value> values;
   std::unordered_set<std::string> sources;
 
@@ -148,7 +171,8 @@ std::shared_ptr<nn::SymbolBlockT<T>> import_model_proto(const ::onnx::ModelProto
     if (tt.shape().dim_size() > Shape::kMaxDims)
       throw FormatError(what + " has more than " + std::to_string(Shape::kMaxDims) + " dimensions");
     Shape s, s_alt;
-    for (const auto& d : tt.shape().dim()) {
+    for (int k = 0; k < tt.shape().dim_size(); ++k) {
+      const auto& d = tt.shape().dim(k);
       if (d.has_dim_value()) {
         if (d.dim_value() < 0 || d.dim_value() > (int64_t{1} << 32))
           throw FormatError(what + " has the extent " + std::to_string(d.dim_value()));
@@ -156,7 +180,14 @@ std::shared_ptr<nn::SymbolBlockT<T>> import_model_proto(const ::onnx::ModelProto
         s_alt.push_back(d.dim_value());
       } else {  // symbolic (dim_param) or unknown: built at 1, runs at any extent
         s.push_back(1);
-        s_alt.push_back(kAltExtent);
+        int64_t alt = kAltExtent;
+        if (distinct_symbols) {
+          const size_t next = symbols.size();
+          auto it = symbols.emplace(symbol_key(d, in.name(), k), 0).first;
+          if (it->second == 0) it->second = kAltExtents[std::min<size_t>(next, kMaxDistinctSymbols - 1)];
+          alt = it->second;
+        }
+        s_alt.push_back(alt);
       }
     }
     if (!sources.insert(in.name()).second) throw FormatError(what + " is listed twice");
@@ -217,6 +248,25 @@ std::shared_ptr<nn::SymbolBlockT<T>> import_model_proto(const ::onnx::ModelProto
   }
   b.prune();
   return nn::SymbolBlockT<T>::from_graph(std::move(b.g), input_names, b.params, source);
+}
+
+/// Builds the block from a parsed model; `source` names it in errors. With
+/// several symbolic dimensions, each name is first given its own alternate
+/// extent, which tells them apart (so a reshape that keeps them in place is
+/// rebuilt rather than refused). A model whose differently named
+/// dimensions must be equal (PyTorch names each input's dynamic axes apart
+/// unless told otherwise) fails that way, and is imported with one
+/// alternate extent for all, as a model with one symbolic dimension is.
+template <class T>
+std::shared_ptr<nn::SymbolBlockT<T>> import_model_proto(const ::onnx::ModelProto& model, const std::string& source) {
+  const size_t symbols = model.has_graph() ? symbol_count(model.graph()) : 0;
+  if (symbols >= 2 && symbols <= static_cast<size_t>(kMaxDistinctSymbols)) {
+    try {
+      return build_model<T>(model, source, true);
+    } catch (const FormatError&) {
+    }
+  }
+  return build_model<T>(model, source, false);
 }
 
 }  // namespace detail

@@ -11,8 +11,11 @@
 // there. Where the two differ, the number depends on the batch: a reshape
 // target element becomes -1, and anything hybrid's ops cannot express
 // (a batch-dependent constant used at run time, two batch-dependent extents
-// in one reshape) is refused instead of being baked in at batch 1.
+// in one reshape other than ones kept in place) is refused instead of being
+// baked in at batch 1.
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -25,10 +28,18 @@
 namespace hybrid::onnx::detail {
 
 inline constexpr int64_t kAltExtent = 3;  // not 1 or 2, so it never looks broadcastable or like a pair
+/// With several symbolic dimensions, each name may get its own alternate
+/// extent, a distinct prime: a product of symbolic extents (times a
+/// constant) then has one value there, so equal numbers mean the same
+/// dimensions and a reshape that keeps them in place can be recognized.
+inline constexpr int64_t kAltExtents[] = {3, 5, 7, 11, 13, 17, 19, 23};
+inline constexpr int kMaxDistinctSymbols = 8;
 /// The most elements a value computed at import may have: folding is for
 /// shapes and small constants, and a crafted file must not make it allocate
 /// without bound.
 inline constexpr int64_t kMaxFoldedElements = int64_t{1} << 22;
+/// The most nodes a reshape with several symbolic extents may be rebuilt from.
+inline constexpr int kMaxRebuiltNodes = 256;
 
 /// An error in one node; the importer prefixes the file and the node.
 struct NodeError : Error {
@@ -40,6 +51,7 @@ struct Value {
   Shape alt;                     // node: its shape at the alternate extent
   TensorT<double> c, c_alt;      // known at import: the value, and at the alternate extent
   bool integer = false;          // an integer or bool ONNX type (shapes, indices, masks)
+  bool whole = false;            // a float type holding integers cast from one (Cast(ArgMax) and back)
   std::string param;             // a float initializer: becomes this parameter when used at run time
   std::shared_ptr<int> emitted;  // known at import: its graph node once used at run time
   bool defined() const { return node >= 0 || c.defined(); }
@@ -81,10 +93,20 @@ class GraphBuilder {
   std::vector<Shape> alt;  // per node: its shape at the alternate extent
   std::unordered_map<std::string, TensorT<T>> params;
   std::string label;       // the ONNX node being mapped, as graph labels
+  // Several symbolic dimensions, all at one alternate extent: equal numbers
+  // may then be different dimensions (a reshape may swap them).
+  bool ambiguous_symbols = false;
 
   Shape shape(const Value& v) const { return v.node >= 0 ? g.nodes[static_cast<size_t>(v.node)].shape : v.c.shape(); }
   Shape alt_shape(const Value& v) const { return v.node >= 0 ? alt[static_cast<size_t>(v.node)] : v.c_alt.shape(); }
   int rank(const Value& v) const { return shape(v).size(); }
+  /// Graph node `i` as a value.
+  Value node_value(int i) const {
+    Value v;
+    v.node = i;
+    v.alt = alt[static_cast<size_t>(i)];
+    return v;
+  }
 
   Value input(const std::string& name, const Shape& s, const Shape& s_alt, bool integer) {
     Value v;
@@ -227,7 +249,6 @@ class GraphBuilder {
   /// the one extent that depends on the batch becomes -1.
   Value reshape(const Value& x, const Shape& target, const Shape& target_alt) {
     if (target.size() != target_alt.size()) throw NodeError("reshape target rank depends on the batch size");
-    if (shape(x) == target && alt_shape(x) == target_alt) return x;
     Shape t = target;
     int dynamic = 0;
     for (int i = 0; i < t.size(); ++i)
@@ -235,15 +256,107 @@ class GraphBuilder {
         t[i] = -1;
         ++dynamic;
       }
-    if (dynamic > 1)
-      throw NodeError("reshapes to " + to_string(target) + " with " + std::to_string(dynamic) +
-                      " extents that depend on symbolic dimensions; hybrid's reshape can infer only one (-1)");
+    if (shape(x) == target && alt_shape(x) == target_alt && (dynamic <= 1 || !ambiguous_symbols)) return x;
+    if (dynamic > 1) {
+      Value r;
+      if (!ambiguous_symbols && reshape_behind_prefix(x, target, target_alt, r)) return r;
+      throw NodeError("reshapes " + symbolic_text(shape(x), alt_shape(x)) + " to " + symbolic_text(target, target_alt) +
+                      ", " + std::to_string(dynamic) + " extents that depend on symbolic dimensions (shown as ?); "
+                      "hybrid's reshape can infer only one (-1), and only symbolic extents kept in place ahead "
+                      "of fixed ones can be rebuilt without a reshape");
+    }
     Attrs a;
     a.shape = t;
     Value r = op(OpCode::reshape, {x}, a);
     if (alt_shape(r) != target_alt)
       throw NodeError("reshape to " + to_string(target) + " does not follow the batch size");
     return r;
+  }
+
+  /// A shape with "?" for the extents that depend on symbolic dimensions.
+  static std::string symbolic_text(const Shape& s, const Shape& s_alt) {
+    std::string t = "(";
+    for (int i = 0; i < s.size(); ++i)
+      t += (i ? ", " : "") + (s[i] == s_alt[i] ? std::to_string(s[i]) : std::string("?"));
+    return t + (s.size() == 1 ? ",)" : ")");
+  }
+
+  /// A reshape that keeps x's leading extents (the symbolic ones among
+  /// them) in place and rearranges only fixed trailing ones, such as
+  /// (batch, seq, 32) → (batch, seq, 4, 8) and back: built from take /
+  /// concat (merging the trailing axes into one) and slice / stack
+  /// (splitting it), which need no literal leading extents. False where
+  /// the reshape is not of that form.
+  bool reshape_behind_prefix(const Value& x, const Shape& target, const Shape& target_alt, Value& out) {
+    const Shape s = shape(x), s2 = alt_shape(x);
+    int p = 0;
+    while (p < s.size() && p < target.size() && s[p] == target[p] && s2[p] == target_alt[p]) ++p;
+    if (p == 0) return false;
+    int64_t in_rest = 1, out_rest = 1;
+    for (int i = p; i < s.size(); ++i) {
+      if (s[i] != s2[i] || s[i] == 0) return false;
+      in_rest *= s[i];
+    }
+    std::vector<int64_t> dims;
+    for (int i = p; i < target.size(); ++i) {
+      if (target[i] != target_alt[i] || target[i] == 0) return false;
+      out_rest *= target[i];
+      dims.push_back(target[i]);
+    }
+    if (in_rest != out_rest) return false;
+    int budget = kMaxRebuiltNodes;
+    auto spend = [&](int64_t n) {
+      budget -= static_cast<int>(std::min<int64_t>(n, kMaxRebuiltNodes + 1));
+      if (budget < 0)
+        throw NodeError("reshapes to " + to_string(target) + ", which keeps the symbolic leading extents but would " +
+                        "take more than " + std::to_string(kMaxRebuiltNodes) + " nodes to rebuild without a reshape");
+    };
+    auto index = [](int64_t j) { return Value::constant(from_vector<double>({static_cast<double>(j)}, Shape{}), true); };
+    // Merge the trailing axes into one: (…, a, c) → a takes of (…, c), concatenated.
+    Value v = x;
+    if (s.size() == p) {
+      Attrs a;
+      a.axis = p;
+      v = op(OpCode::stack, {v}, a);  // (…) → (…, 1)
+    }
+    while (rank(v) > p + 1) {
+      const int r = rank(v);
+      const int64_t n = shape(v)[r - 2];
+      spend(n + 1);
+      std::vector<Value> parts;
+      Attrs t;
+      t.axis = r - 2;
+      for (int64_t j = 0; j < n; ++j) parts.push_back(op(OpCode::take, {v, index(j)}, t));
+      Attrs cat;
+      cat.axis = r - 2;
+      v = parts.size() == 1 ? parts[0] : op(OpCode::concat, parts, cat);
+    }
+    // Split it into the target's trailing extents: slices of the last axis, stacked.
+    std::function<Value(const Value&, size_t)> split = [&](const Value& w, size_t k) -> Value {
+      if (k + 1 >= dims.size()) return w;
+      int64_t q = 1;
+      for (size_t i = k + 1; i < dims.size(); ++i) q *= dims[i];
+      spend(dims[k] + 1);
+      std::vector<Value> parts;
+      for (int64_t j = 0; j < dims[k]; ++j) {
+        Attrs sl;
+        sl.axis = rank(w) - 1;
+        sl.begin = j * q;
+        sl.end = (j + 1) * q;
+        parts.push_back(split(op(OpCode::slice, {w}, sl), k + 1));
+      }
+      Attrs st;
+      st.axis = p;  // each part is (prefix…, dims[k+1]…)
+      return op(OpCode::stack, parts, st);
+    };
+    if (dims.empty()) {
+      Attrs t;
+      t.axis = p;
+      out = op(OpCode::take, {v, index(0)}, t);  // (…, 1) → (…)
+    } else {
+      out = split(v, 0);
+    }
+    return true;
   }
 
   /// Drops every node the outputs do not need (the members of a matched
