@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -321,4 +322,20 @@ TEST_CASE("checkpoint files from two different saves are refused on every proces
   CHECK(values_of(fresh.collect_params()) == before);
   CHECK(hybrid::random::state() == generator);
   remove_checkpoint(prefix);
+}
+
+TEST_CASE("generator states saved per process load only on as many processes; a shared one loads anywhere",
+          "[dist][checkpoint]") {
+  namespace d = hybrid::dist::detail;
+  const std::map<std::string, std::string> shared{{"checkpoint.processes", "4"}, {"random.state", "s"}},
+      per_rank{{"checkpoint.processes", "4"}, {"random.state.0", "a"}, {"random.state.1", "b"},
+               {"random.state.2", "c"}, {"random.state.3", "d"}};
+  CHECK(d::generator_state(shared, "c.states", 1, 2) == "s");
+  CHECK(d::generator_state(per_rank, "c.states", 2, 4) == "c");
+  CHECK_THROWS_MATCHES(d::generator_state(per_rank, "c.states", 1, 2), Error,
+                       Catch::Message("'c.states' holds the random generator states of 4 processes, which differ, "
+                                      "but 2 processes load it: resume with as many processes as saved it"));
+  CHECK_THROWS_MATCHES(d::generator_state({{"checkpoint.processes", "4"}}, "c.states", 3, 4), hybrid::FormatError,
+                       Catch::Message("'c.states' holds no random generator state for rank 3"));
+  CHECK_THROWS_AS(d::generator_state({}, "c.states", 0, 2), hybrid::FormatError);
 }
