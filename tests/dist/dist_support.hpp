@@ -22,6 +22,50 @@ inline hybrid::nn::HybridSequential mlp(uint64_t seed) {
   return net;
 }
 
+/// A LeNet-like net with BatchNorm after each hidden layer (running
+/// statistics that every process updates from its own samples), for
+/// 1 x 8 x 8 images: Conv(4, 3x3, pad 1)-BN-relu-pool, Conv(6, 3x3)-BN-relu,
+/// Dense(12)-BN-relu, Dense(4).
+inline hybrid::nn::HybridSequential lenet_bn(uint64_t seed) {
+  namespace nn = hybrid::nn;
+  nn::HybridSequential net;
+  net.add(nn::Conv2D(4, 3, 1, 1, 1, 1, "", true, 1), nn::BatchNorm(1, 0.9, 1e-5, 4), nn::Activation("relu"), nn::MaxPool2D(2, 2),
+          nn::Conv2D(6, 3, 1, 0, 1, 1, "", true, 4), nn::BatchNorm(1, 0.9, 1e-5, 6), nn::Activation("relu"), nn::Flatten(),
+          nn::Dense(12, "", true, 24), nn::BatchNorm(1, 0.9, 1e-5, 12), nn::Activation("relu"), nn::Dense(kClasses, "", true, 12));
+  hybrid::random::seed(seed);
+  net.initialize(nn::init::Xavier());
+  return net;
+}
+
+/// An MLP with Dropout, whose masks come from the library generator:
+/// Dense(16, relu), Dropout(0.3), Dense(4).
+inline hybrid::nn::HybridSequential mlp_dropout(uint64_t seed) {
+  namespace nn = hybrid::nn;
+  nn::HybridSequential net;
+  net.add(nn::Dense(16, "relu", true, kInputs), nn::Dropout(0.3), nn::Dense(kClasses, "", true, 16));
+  hybrid::random::seed(seed);
+  net.initialize(nn::init::Xavier());
+  return net;
+}
+
+/// Rows [first, first + count) of step `step`'s batch of 32 images of
+/// 1 x 8 x 8 (values around 0.5 + label / 4, so the statistics are not
+/// those of a centred input).
+inline std::pair<hybrid::Tensor, hybrid::Tensor> images(int step, int64_t first, int64_t count) {
+  std::mt19937_64 gen(5000 + static_cast<uint64_t>(step));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x, y;
+  for (int64_t i = 0; i < 32; ++i) {
+    const int64_t label = static_cast<int64_t>(gen() % kClasses);
+    for (int64_t j = 0; j < 64; ++j) {
+      const float v = 0.5f + 0.25f * static_cast<float>(label) + normal(gen) * (j % 8 == label ? 2.0f : 0.5f);
+      if (i >= first && i < first + count) x.push_back(v);
+    }
+    if (i >= first && i < first + count) y.push_back(static_cast<float>(label));
+  }
+  return {hybrid::from_vector<float>(x, {count, 1, 8, 8}), hybrid::from_vector<float>(y, {count})};
+}
+
 /// Rows [first, first + count) of step `step`'s batch of 64 samples.
 inline std::pair<hybrid::Tensor, hybrid::Tensor> batch(int step, int64_t first, int64_t count) {
   std::mt19937_64 gen(1000 + static_cast<uint64_t>(step));
@@ -38,6 +82,37 @@ inline std::pair<hybrid::Tensor, hybrid::Tensor> batch(int step, int64_t first, 
     if (i >= first && i < first + count) y.push_back(label);
   }
   return {hybrid::from_vector<float>(x, {count, kInputs}), hybrid::from_vector<float>(y, {count})};
+}
+
+inline std::vector<std::vector<float>> values_of(const hybrid::nn::ParameterDict& params) {
+  std::vector<std::vector<float>> v;
+  for (const auto& p : params) v.push_back(p->data().to_vector());
+  return v;
+}
+
+/// One step on `batch`, with step(its size).
+template <class Net, class Loss>
+void train_step(Net& net, hybrid::nn::Trainer& trainer, Loss& loss, const std::pair<hybrid::Tensor, hybrid::Tensor>& batch) {
+  hybrid::Tensor l;
+  {
+    auto rec = hybrid::autograd::record();
+    l = loss(net(batch.first), batch.second);
+  }
+  l.backward();
+  trainer.step(batch.second.size());
+}
+
+/// True when every parameter equals rank 0's bit for bit (compared through
+/// a broadcast, independently of the reducer's hash check).
+inline bool same_as_rank0(const hybrid::nn::ParameterDict& params) {
+  bool same = true;
+  for (const auto& p : params) {
+    const hybrid::Tensor mine = p->data().clone();
+    hybrid::Tensor root = mine.clone();
+    hybrid::dist::broadcast(root, 0);
+    same = same && mine.to_vector() == root.to_vector();
+  }
+  return same;
 }
 
 }  // namespace dist_testing

@@ -4,6 +4,7 @@
 //   throw  rank 1 throws an uncaught exception
 //   die    rank 1 is killed by SIGKILL
 //   hang   rank 1 stops taking part (sleeps); rank 0's collective times out
+//          and names rank 1 as the one that did not arrive
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 #include <hybrid/dist.hpp>
@@ -37,14 +38,15 @@ int run_fault(const std::string& kind) {
       if (kind == "die") std::raise(SIGKILL);
       if (kind == "hang") std::this_thread::sleep_for(std::chrono::seconds(120));
     }
-    const auto batch = dist_testing::batch(step, 32 * rank, 32);
+    const int64_t per = 64 / dist::size();
+    const auto batch = dist_testing::batch(step, per * rank, per);
     Tensor l;
     {
       auto rec = autograd::record();
       l = loss(net(batch.first), batch.second);
     }
     l.backward();
-    trainer.step(32);
+    trainer.step(per);
   }
   std::fprintf(stderr, "rank %d: finished all steps, which a fault test must not do\n", rank);
   return 3;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -167,6 +168,31 @@ TEST_CASE("safetensors: metadata, zero-size tensors, empty files", "[io]") {
   write_bytes(path, file_bytes("{}", ""));
   CHECK(st::read(path).tensors().empty());
   CHECK_THROWS_WITH(st::write(path, {st::entry("x", a), st::entry("x", a)}), Contains("'x'"));
+}
+
+TEST_CASE("safetensors::read_metadata reads the header only; save_parameters writes metadata", "[io]") {
+  TempDir dir;
+  const std::string path = dir.file("meta.safetensors");
+  nn::HybridSequential net;
+  net.add(nn::Dense(2, "", true, 3));
+  net.initialize();
+  nn::save_parameters(net.collect_params(), path, {{"checkpoint.id", "42-abc"}, {"note", "x"}});
+  CHECK(st::read_metadata(path) == std::map<std::string, std::string>{{"checkpoint.id", "42-abc"}, {"note", "x"}});
+  CHECK(st::read(path).metadata() == st::read_metadata(path));
+  nn::load_parameters(net.collect_params(), path);  // the metadata does not disturb a load
+
+  nn::save_parameters(net.collect_params(), path);
+  CHECK(st::read_metadata(path).empty());
+  // The tensors are not read: a file whose data is cut short still shows its metadata.
+  st::write(path, {st::entry("a", hybrid::zeros<float>({1000}))}, {{"k", "v"}});
+  fs::resize_file(path, fs::file_size(path) - 400);
+  CHECK(st::read_metadata(path).at("k") == "v");
+  CHECK_THROWS_AS(st::read(path), FormatError);
+  // A bad header is FormatError naming the file, a missing file Error.
+  write_bytes(path, file_bytes("{\"__metadata__\": {\"k\": 1}}", ""));
+  CHECK_THROWS_AS(st::read_metadata(path), FormatError);
+  CHECK_THROWS_WITH(st::read_metadata(path), Contains("meta.safetensors") && Contains("value of 'k' is not a string"));
+  CHECK_THROWS_WITH(st::read_metadata(dir.file("none.safetensors")), Contains("no such regular file"));
 }
 
 TEST_CASE("load_parameters: every corrupt file raises FormatError and changes nothing", "[io]") {

@@ -138,3 +138,65 @@ TEST_CASE("kvstore 'device' and 'local' never call the reducer; unknown names an
     CHECK(params.begin()->get()->data().to_vector() == before);
   }
 }
+
+TEST_CASE("kvstore 'dist_sync' averages the non-trainable parameters that changed (running statistics) in the "
+          "same exchange",
+          "[trainer][dist_sync]") {
+  nn::HybridSequential net;
+  net.add(nn::Dense(3, "", true, 4), nn::BatchNorm(1, 0.9, 1e-5, 3));
+  hybrid::random::seed(6);
+  net.initialize(nn::init::Normal(1.0));
+  const auto params = net.collect_params();
+  auto fake = std::make_shared<FakeReducer>();
+  Registered registered(fake);
+  // One other process: gradients 0, running mean 1, running variance 3.
+  fake->others = {{std::vector<float>(12, 0.0f), std::vector<float>(3, 0.0f), std::vector<float>(3, 0.0f),
+                   std::vector<float>(3, 0.0f), std::vector<float>(3, 1.0f), std::vector<float>(3, 3.0f)}};
+  nn::Trainer trainer(params, "sgd", {{"learning_rate", 0.1}}, "dist_sync");
+  nn::Trainer local(params, "sgd", {{"learning_rate", 0.1}});
+  nn::loss::L2Loss loss;
+  const TensorT<float> x = hybrid::random::normal<float>({5, 4}), y = hybrid::zeros<float>({5, 3});
+  auto backward = [&](bool train_mode) {
+    TensorT<float> l;
+    {
+      auto rec = hybrid::autograd::record(train_mode);
+      l = loss(net(x), y);
+    }
+    l.backward();
+  };
+
+  backward(true);
+  const std::vector<float> mean = params["1.running_mean"]->data().to_vector(),
+                           var = params["1.running_var"]->data().to_vector();
+  trainer.step(5);
+  // The gradients, then the two running statistics this step's forward changed.
+  CHECK(fake->sizes == std::vector<int64_t>{12, 3, 3, 3, 3, 3});
+  const std::vector<float> mean_after = params["1.running_mean"]->data().to_vector(),
+                           var_after = params["1.running_var"]->data().to_vector();
+  for (size_t c = 0; c < 3; ++c) {
+    CHECK(mean_after[c] == (mean[c] + 1.0f) / 2.0f);
+    CHECK(var_after[c] == (var[c] + 3.0f) / 2.0f);
+  }
+
+  SECTION("a step after a predict-mode forward exchanges the gradients only") {
+    backward(false);
+    trainer.step(5);
+    CHECK(fake->sizes == std::vector<int64_t>{12, 3, 3, 3});
+    CHECK(params["1.running_mean"]->data().to_vector() == mean_after);
+  }
+  SECTION("a 'local' trainer leaves the running statistics to this process") {
+    backward(true);
+    const std::vector<float> updated = params["1.running_mean"]->data().to_vector();
+    local.step(5);
+    CHECK(fake->calls == 1);
+    CHECK(params["1.running_mean"]->data().to_vector() == updated);
+  }
+  SECTION("a running statistic set by the program counts as changed; a frozen weight that did not change does not") {
+    params["0.weight"]->set_grad_req("null");
+    params["1.running_var"]->set_data(hybrid::full<float>({3}, 5.0f));
+    backward(false);
+    trainer.step(5);
+    CHECK(fake->sizes == std::vector<int64_t>{3, 3, 3, 3});
+    CHECK(params["1.running_var"]->data().to_vector() == std::vector<float>(3, 2.5f));  // (5 + the other's 0) / 2
+  }
+}

@@ -5,9 +5,12 @@
 #include <cmath>
 #include <mutex>
 #include <random>
+#include <sstream>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "errors.hpp"
 #include "tensor.hpp"
 
 namespace hybrid::random {
@@ -38,6 +41,40 @@ inline void seed(uint64_t s) {
   auto& g = detail::generator();
   std::lock_guard<std::mutex> lock(g.mutex);
   g.engine.seed(s);
+}
+
+/// The generator's state as text (the standard textual form of
+/// std::mt19937_64: its 312 words and position), to save with a checkpoint
+/// so that a resumed run draws what the uninterrupted one would have
+/// (dropout masks, shuffles).
+inline std::string state() {
+  auto& g = detail::generator();
+  std::ostringstream out;
+  std::lock_guard<std::mutex> lock(g.mutex);
+  out << g.engine;
+  return out.str();
+}
+
+namespace detail {
+/// `text` as a generator state; Error when it is not one (`what` names the caller).
+inline std::mt19937_64 parse_state(const std::string& text, const std::string& what) {
+  std::istringstream in(text);
+  std::mt19937_64 engine;
+  in >> engine;
+  if (in.fail() || !(in >> std::ws).eof())
+    throw Error(what + ": not a random generator state (expected the text of random::state(), got " +
+                std::to_string(text.size()) + " characters)");
+  return engine;
+}
+}  // namespace detail
+
+/// Restores a state that state() returned; Error when `text` is not one (the
+/// generator is then left as it was).
+inline void set_state(const std::string& text) {
+  const std::mt19937_64 engine = detail::parse_state(text, "random::set_state");
+  auto& g = detail::generator();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  g.engine = engine;
 }
 
 template <class T = float>

@@ -35,6 +35,33 @@ inline std::vector<uint64_t> allgather(uint64_t value, const char* what) {
   return all;
 }
 
+/// Every process's `mine` on `root` (indexed by rank; empty elsewhere).
+inline std::vector<std::string> gather_strings(const std::string& mine, int root, const char* what) {
+  Runtime& r = runtime(what);
+  const std::vector<uint64_t> lengths = allgather(mine.size(), what);
+  std::vector<int> counts, offsets;
+  int64_t total = 0;
+  for (uint64_t n : lengths) {
+    if (total + static_cast<int64_t>(n) > kMaxCount)
+      throw Error(std::string("hybrid::dist::") + what + ": the gathered text exceeds " + std::to_string(kMaxCount) +
+                  " bytes");
+    counts.push_back(static_cast<int>(n));
+    offsets.push_back(static_cast<int>(total));
+    total += static_cast<int64_t>(n);
+  }
+  std::string all(r.rank == root ? static_cast<size_t>(total) : 0, '\0');
+  MPI_Request request;
+  check(MPI_Igatherv(mine.data(), static_cast<int>(mine.size()), MPI_CHAR, all.data(), counts.data(), offsets.data(),
+                     MPI_CHAR, root, r.comm, &request),
+        "MPI_Igatherv");
+  wait(request, what);
+  std::vector<std::string> texts;
+  if (r.rank == root)
+    for (size_t i = 0; i < counts.size(); ++i)
+      texts.push_back(all.substr(static_cast<size_t>(offsets[i]), static_cast<size_t>(counts[i])));
+  return texts;
+}
+
 /// The ranks whose value differs from rank 0's, as "1, 3"; empty when all agree.
 inline std::string differing_ranks(const std::vector<uint64_t>& all) {
   std::string ranks;

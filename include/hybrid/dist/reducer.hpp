@@ -72,8 +72,9 @@ class MpiReducer final : public nn::GradientReducer {
     const std::string differ = detail::differing_ranks(detail::allgather(layout, "Trainer::step (gradient sizes)"));
     if (!differ.empty())
       throw Error("Trainer::step with kvstore 'dist_sync': rank(s) " + differ +
-                  " step other gradients than rank 0 (another set of parameters, other shapes or another dtype); "
-                  "every process must step the same parameters. Nothing was updated");
+                  " step other gradients than rank 0 (another set of parameters, other shapes or another dtype), "
+                  "or changed other non-trainable parameters (running statistics: a forward pass in train mode on "
+                  "some processes only); every process must step the same parameters. Nothing was updated");
     stats_.sync_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     plan(grads, static_cast<int64_t>(r.settings.bucket_bytes / static_cast<int64_t>(sizeof(T))));

@@ -285,6 +285,37 @@ inline File read(const std::string& path) {
   return File(std::move(bytes), path);
 }
 
+/// The __metadata__ of the file at `path`, reading its header only (to
+/// check what a file is before loading its tensors). Errors as read(); the
+/// tensors are not validated.
+inline std::map<std::string, std::string> read_metadata(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw Error("cannot read '" + path + "': no such regular file");
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw Error("cannot read '" + path + "': " + ec.message());
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open '" + path + "' for reading");
+  unsigned char first8[8] = {};
+  in.read(reinterpret_cast<char*>(first8), 8);
+  const uint64_t header_len = detail::header_length(first8, size, path);
+  std::string text(static_cast<size_t>(header_len), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(header_len));
+  if (static_cast<uint64_t>(in.gcount()) != header_len) throw Error("cannot read '" + path + "': short read");
+  const nlohmann::json header =
+      read_strict_json(text.data(), text.data() + text.size(), kMaxHeaderDepth, "safetensors file '" + path + "': header: ");
+  if (!header.is_object()) detail::fail(path, "the header must be a JSON object, got " + std::string(header.type_name()));
+  std::map<std::string, std::string> metadata;
+  const auto it = header.find("__metadata__");
+  if (it == header.end()) return metadata;
+  if (!it->is_object()) detail::fail(path, "__metadata__ must be an object of strings");
+  for (const auto& [key, value] : it->items()) {
+    if (!value.is_string()) detail::fail(path, "__metadata__ value of '" + key + "' is not a string");
+    metadata[key] = value.get<std::string>();
+  }
+  return metadata;
+}
+
 /// The header for `entries`, laid out in order, padded with spaces so the
 /// data starts 8-byte aligned (as the reference writer does).
 inline std::string header_json(const std::vector<Entry>& entries, const std::map<std::string, std::string>& metadata) {

@@ -5,8 +5,11 @@
 // registers one while a dist::Context lives, so hybrid/hybrid.hpp stays free
 // of MPI (docs/ARCHITECTURE.md, "Many processes").
 //
-// Every process calls reduce() with the same list of gradients, in the same
-// order, and gets back their sums over all processes, in place.
+// Every process calls reduce() with the same list of tensors, in the same
+// order, and gets back their sums over all processes, in place: the
+// Trainer's gradients, followed by copies of the non-trainable parameters
+// that changed since its last step (running statistics), which it then
+// divides by size().
 // check_parameters() runs after each update in the reducer's debug mode and
 // throws when the processes' parameters differ.
 #include <memory>

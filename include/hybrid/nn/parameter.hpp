@@ -249,6 +249,7 @@ class ParameterT {
     hybrid::detail::TensorAccess::set_meta(value, grad_meta_);
     if (grad_meta_->grad.defined() && grad_meta_->grad.shape() != value.shape()) grad_meta_->grad = TensorT<T>();
     data_ = std::move(value);
+    ++version_;
     pending_.reset();
     PinnedParameters<T>::replace(this, data_);  // this thread's own call sees its write
   }
@@ -306,6 +307,10 @@ class ParameterT {
   Shape shape_;
   std::shared_ptr<autograd::MetaT<T>> grad_meta_ = make_leaf();
   TensorT<T> data_;
+  // Counts the values published (an optimizer's in-place update is not one):
+  // a "dist_sync" Trainer averages the non-trainable parameters whose count
+  // moved since its last step (the running statistics of a train-mode pass).
+  uint64_t version_ = 0;
   std::shared_ptr<const init::Initializer> own_init_;
   std::shared_ptr<const init::Initializer> pending_;  // deferred: waits for the shape
 };
@@ -415,6 +420,14 @@ struct ParameterAccess {
   template <class T>
   static void publish(std::vector<std::pair<ParameterT<T>*, TensorT<T>>>& updates, const std::string& what) {
     ParameterT<T>::publish(updates, what);
+  }
+
+  /// How many values were published to `p` so far (set_data, loads, a
+  /// running-statistics update...); an optimizer's in-place update is not one.
+  template <class T>
+  static uint64_t version(const ParameterT<T>& p) {
+    std::shared_lock<std::shared_mutex> lock(parameter_mutex());
+    return p.version_;
   }
 
   /// The parameter's gradient leaf (its grad_req, buffer and fresh flag).

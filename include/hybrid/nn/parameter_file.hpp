@@ -8,6 +8,7 @@
 // readers' rule: bad content, and a file that does not fit the model (a
 // missing, unexpected or mismatched parameter), is FormatError naming the
 // file; a path that cannot be read is Error.
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,8 +18,11 @@
 
 namespace hybrid::nn {
 
+/// Writes every parameter to `path` (through a temporary file renamed into
+/// place); `metadata` goes into the file's __metadata__ (strings only).
 template <class T>
-void save_parameters(const ParameterDictT<T>& params, const std::string& path) {
+void save_parameters(const ParameterDictT<T>& params, const std::string& path,
+                     const std::map<std::string, std::string>& metadata = {}) {
   // One generation, held alive while it is written.
   std::vector<TensorT<T>> values;
   detail::ParameterAccess::read_values<T>(params, values, /*skip_uninitialized=*/true);
@@ -30,7 +34,7 @@ void save_parameters(const ParameterDictT<T>& params, const std::string& path) {
                   "' has not been initialized (run initialize() and, for deferred shapes, one forward pass)");
     entries.push_back(io::safetensors::entry(p->name(), values[i++]));
   }
-  io::safetensors::write(path, entries);
+  io::safetensors::write(path, entries, metadata);
 }
 
 /// Loads every parameter from `path`. Names, shapes and dtypes must match;

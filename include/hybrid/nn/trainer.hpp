@@ -27,7 +27,12 @@
 // processes): step(batch_size) takes the batch of this process, so p
 // processes with batches of b samples update exactly as one process with a
 // batch of p * b (up to the order of float sums). Every process must step the
-// same parameters, in the same order.
+// same parameters, in the same order. "dist_sync" also averages the
+// non-trainable parameters (grad_req "null") that changed since the last
+// step (BatchNorm's running statistics, which each process updates from its
+// own part of the batch): their values are summed over the processes in the
+// same exchange as the gradients and divided by p, so every process holds
+// the same model after each step (docs/distributed.md, "Running statistics").
 //
 // save_states / load_states: a safetensors file with one tensor per state
 // array, named "<parameter>.<state>" ("0.weight.momentum", "0.bias.mean"),
@@ -77,6 +82,7 @@ class TrainerT {
     }
     for (const auto& p : params) params_.push_back(p);
     selected_.reserve(params_.size());
+    for (const auto& p : params_) versions_.push_back(detail::ParameterAccess::version(*p));
   }
   // A copy would share the optimizer, and so its states, with the original.
   TrainerT(const TrainerT&) = delete;
@@ -133,6 +139,9 @@ class TrainerT {
       reducer = this->reducer();
       grads_.clear();
       for (size_t i : selected_) grads_.push_back(&detail::ParameterAccess::grad_meta(*params_[i])->grad);
+      // The changed non-trainable values ride in the same buckets, after the gradients.
+      changed_states();
+      for (TensorT<T>& s : states_) grads_.push_back(&s);
       reducer->reduce(grads_);
       scale /= static_cast<double>(reducer->size());
     }
@@ -145,6 +154,7 @@ class TrainerT {
         meta->fresh = false;
       });
     }
+    if (!states_.empty()) publish_state_averages(reducer->size());
     if (reducer && reducer->checks_parameters()) {
       std::vector<TensorT<T>> values;
       detail::ParameterAccess::read_values<T>(params_, values, /*skip_uninitialized=*/true);
@@ -162,11 +172,14 @@ class TrainerT {
   /// The parameters, in the optimizer's index order.
   const std::vector<std::shared_ptr<ParameterT<T>>>& params() const { return params_; }
 
-  /// Writes every parameter's optimizer state to `path` (see the top of this file).
-  void save_states(const std::string& path) const {
+  /// Writes every parameter's optimizer state to `path` (see the top of this
+  /// file). `extra_metadata` is added to the file's metadata (the trainer's
+  /// own keys take precedence); load_states ignores keys it does not know.
+  void save_states(const std::string& path, const std::map<std::string, std::string>& extra_metadata = {}) const {
     const optim::Optimizer& opt = *optimizer_;
     std::vector<io::safetensors::Entry> entries;
-    std::map<std::string, std::string> metadata{{"optimizer", opt.name()}};
+    std::map<std::string, std::string> metadata = extra_metadata;
+    metadata["optimizer"] = opt.name();
     for (const auto& [name, value] : opt.options()) metadata["option." + name] = optim::detail::format_value(value);
     for (size_t i = 0; i < params_.size(); ++i) {
       const ParameterT<T>& p = *params_[i];
@@ -273,6 +286,44 @@ class TrainerT {
     return n;
   }
 
+  /// "dist_sync": copies of the non-trainable parameters (grad_req "null")
+  /// published since the last step into states_, in parameter order.
+  void changed_states() {
+    state_params_.clear();
+    states_.clear();
+    for (size_t i = 0; i < params_.size(); ++i) {
+      ParameterT<T>& p = *params_[i];
+      bool trainable = false;
+      {
+        std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
+        trainable = detail::ParameterAccess::grad_meta(p)->req != autograd::GradReq::null;
+      }
+      if (trainable || detail::ParameterAccess::version(p) == versions_[i] || !p.is_initialized()) continue;
+      state_params_.push_back(i);
+    }
+    if (state_params_.empty()) return;
+    std::vector<std::shared_ptr<ParameterT<T>>> changed;
+    for (size_t i : state_params_) changed.push_back(params_[i]);
+    detail::ParameterAccess::read_values<T>(changed, states_);
+    // The reducer sums in place; the values are the parameters' published snapshots.
+    for (TensorT<T>& s : states_) s = s.clone();
+  }
+
+  /// Divides the summed states by the number of processes (the same
+  /// operation on every process, so the same bits) and publishes them together.
+  void publish_state_averages(int processes) {
+    std::vector<std::pair<ParameterT<T>*, TensorT<T>>> updates;
+    const T p = static_cast<T>(processes);
+    for (size_t k = 0; k < states_.size(); ++k) {
+      T* v = states_[k].data();
+      for (int64_t j = 0; j < states_[k].size(); ++j) v[j] /= p;
+      updates.emplace_back(params_[state_params_[k]].get(), std::move(states_[k]));
+    }
+    states_.clear();
+    detail::ParameterAccess::publish(updates, "Trainer::step (the average of a non-trainable parameter)");
+    for (size_t i : state_params_) versions_[i] = detail::ParameterAccess::version(*params_[i]);
+  }
+
   std::shared_ptr<GradientReducer> reducer() const {
     std::shared_ptr<GradientReducer> r = gradient_reducer();
     if (!r) throw Error("Trainer: kvstore 'dist_sync' needs hybrid/dist.hpp and a live dist::Context");
@@ -284,7 +335,10 @@ class TrainerT {
   bool distributed_ = false;
   std::vector<std::shared_ptr<ParameterT<T>>> params_;
   std::vector<size_t> selected_;  // step()'s plan, reused so a step allocates nothing
-  std::vector<TensorT<T>*> grads_;  // "dist_sync": the gradients handed to the reducer
+  std::vector<TensorT<T>*> grads_;  // "dist_sync": the gradients handed to the reducer, then states_
+  std::vector<uint64_t> versions_;  // each parameter's version after the last step (non-trainable ones matter)
+  std::vector<size_t> state_params_;  // "dist_sync": the non-trainable parameters that changed, and
+  std::vector<TensorT<T>> states_;    // copies of their values, summed by the reducer
 };
 
 using Trainer = TrainerT<float>;
