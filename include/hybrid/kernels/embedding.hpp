@@ -1,12 +1,25 @@
 #pragma once
 // embedding (a row of the weight per index) and its backward, a scatter-add
-// of the output gradient into the rows. Every index is checked before any
-// output is written, so a bad index leaves nothing half done.
+// of the output gradient into the rows. Every index is checked, in order,
+// before any output is written, so a bad index leaves nothing half done and
+// the error names the first one whatever the thread count.
+//
+// On the thread pool the forward splits over output rows (copy_rows). The
+// scatter-add splits over the gradient's columns (rows of fewer than 128
+// columns: over its rows): each chunk owns its part of the output, scans
+// every index in order and adds the matching part of each dy row, so every
+// output element's sum runs in index order, as on one thread, with no
+// atomics and no partial sums to combine.
 #include <algorithm>
 
 #include "indexing.hpp"
 
 namespace hybrid::kernels {
+
+/// Columns per block when embedding_backward splits over columns: whole
+/// cache lines, and enough adds per index that a chunk's scan of all the
+/// indices costs little (one compare per 64 adds).
+inline constexpr int64_t kEmbeddingColumns = 64;
 
 /// y[p, :] = weight[indices[p], :], weight of shape (input_dim, output_dim).
 template <class T>
@@ -14,10 +27,8 @@ void embedding_kernel(const KernelArgs<T>& k) {
   const int64_t count = numel(k.in_shape[0]), rows = k.in_shape[1][0], width = k.in_shape[1][1];
   const T* idx = k.in[0];
   for (int64_t p = 0; p < count; ++p) checked_index(idx[p], p, rows, "embedding");
-  for (int64_t p = 0; p < count; ++p) {
-    const T* row = k.in[1] + static_cast<int64_t>(idx[p]) * width;
-    std::copy(row, row + width, k.out + p * width);
-  }
+  copy_rows(count, width, [&](int64_t p) { return k.in[1] + static_cast<int64_t>(idx[p]) * width; },
+            [&](int64_t p) { return k.out + p * width; });
 }
 
 /// embedding_backward(indices, dy): dweight[indices[p], :] += dy[p, :], of
@@ -27,12 +38,33 @@ void embedding_backward_kernel(const KernelArgs<T>& k) {
   const int64_t count = numel(k.in_shape[0]), rows = k.out_shape[0], width = k.out_shape[1];
   const T* idx = k.in[0];
   for (int64_t p = 0; p < count; ++p) checked_index(idx[p], p, rows, "embedding_backward");
-  std::fill(k.out, k.out + rows * width, T(0));
-  for (int64_t p = 0; p < count; ++p) {
-    const T* dy = k.in[1] + p * width;
-    T* dst = k.out + static_cast<int64_t>(idx[p]) * width;
-    for (int64_t j = 0; j < width; ++j) dst[j] += dy[j];
+  // Rows [r0, r1), columns [j0, j1) of dweight: zeroed, then every dy row
+  // whose index falls in [r0, r1) added, in index order.
+  auto scatter = [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+    for (int64_t r = r0; r < r1; ++r) std::fill(k.out + r * width + j0, k.out + r * width + j1, T(0));
+    for (int64_t p = 0; p < count; ++p) {
+      const int64_t r = static_cast<int64_t>(idx[p]);
+      if (r < r0 || r >= r1) continue;
+      const T* dy = k.in[1] + p * width;
+      T* dst = k.out + r * width;
+      for (int64_t j = j0; j < j1; ++j) dst[j] += dy[j];
+    }
+  };
+  if (width >= 2 * kEmbeddingColumns) {
+    // Blocks of columns, every row in each: balanced however the indices
+    // crowd on a few rows (a padding index, frequent words).
+    const int64_t blocks = (width + kEmbeddingColumns - 1) / kEmbeddingColumns;
+    parallel_for(0, blocks, grain_for((rows + count) * kEmbeddingColumns), [&](int64_t lo, int64_t hi) {
+      scatter(0, rows, lo * kEmbeddingColumns, std::min(width, hi * kEmbeddingColumns));
+    });
+    return;
   }
+  // Narrow rows: blocks of rows. Work per row: zeroing it and its share of
+  // the adds; every chunk also scans all `count` indices, so a chunk gets at
+  // least 4 · count of work.
+  const int64_t row_cost = std::max<int64_t>(1, width + count * width / std::max<int64_t>(rows, 1));
+  const int64_t row_grain = std::max(grain_for(row_cost), (4 * count + row_cost - 1) / row_cost);
+  parallel_for(0, rows, row_grain, [&](int64_t lo, int64_t hi) { scatter(lo, hi, 0, width); });
 }
 
 }  // namespace hybrid::kernels
