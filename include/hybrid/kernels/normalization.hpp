@@ -44,6 +44,9 @@ void layer_norm_kernel(const KernelArgs<T>& k) {
   });
 }
 
+/// batch_norm's scratch: a scale and a shift per channel (gamma's extent).
+inline int64_t batch_norm_scratch(const Attrs&, const Shape* in, int, const Shape&) { return 2 * numel(in[1]); }
+
 /// Inputs x, gamma, beta, mean, var; the channel axis is attrs.axis.
 template <class T>
 void batch_norm_kernel(const KernelArgs<T>& k) {
@@ -54,16 +57,19 @@ void batch_norm_kernel(const KernelArgs<T>& k) {
   const int64_t channels = s[axis];
   const T *x = k.in[0], *gamma = k.in[1], *beta = k.in[2], *mean = k.in[3], *var = k.in[4];
   const T eps = static_cast<T>(k.attrs.epsilon);
+  // One scale and shift per channel, so the inner loop is a fused multiply-add.
+  T *scale = k.scratch, *shift = k.scratch + channels;
+  for (int64_t c = 0; c < channels; ++c) {
+    scale[c] = gamma[c] / std::sqrt(var[c] + eps);
+    shift[c] = beta[c] - mean[c] * scale[c];
+  }
   // Plane p = o · channels + c: one multiply-add per element.
   parallel_for(0, outer * channels, grain_for(2 * std::max<int64_t>(inner, 1)), [&](int64_t lo, int64_t hi) {
     for (int64_t p = lo; p < hi; ++p) {
-      const int64_t c = p % channels;
-      // One scale and shift per channel, so the inner loop is a fused multiply-add.
-      const T scale = gamma[c] / std::sqrt(var[c] + eps);
-      const T shift = beta[c] - mean[c] * scale;
+      const T a = scale[p % channels], b = shift[p % channels];
       const T* xi = x + p * inner;
       T* yi = k.out + p * inner;
-      for (int64_t i = 0; i < inner; ++i) yi[i] = xi[i] * scale + shift;
+      for (int64_t i = 0; i < inner; ++i) yi[i] = xi[i] * a + b;
     }
   });
 }
