@@ -69,7 +69,11 @@ void transpose_kernel(const KernelArgs<T>& k) {
   for (int d = 0; d < nd; ++d) src_stride[d] = in_strides[static_cast<int>(perm[d])];
   const int64_t inner = out[nd - 1], inner_stride = src_stride[nd - 1];
   // Output rows [lo, hi) (rows of the last output axis): each chunk starts
-  // its source index from its first row, then steps it as the serial walk does.
+  // its source index from its first row, then steps it as the serial walk
+  // does. Rows go in groups of up to kRows, copied kCols columns at a time:
+  // when neighbouring rows read neighbouring input elements (a 2-D
+  // transpose) each input cache line then serves the whole group.
+  constexpr int64_t kRows = 16, kCols = 64;
   parallel_for(0, total / inner, grain_for(2 * inner), [&](int64_t lo, int64_t hi) {
     int64_t idx[Shape::kMaxDims] = {};
     int64_t src = 0;
@@ -79,15 +83,25 @@ void transpose_kernel(const KernelArgs<T>& k) {
       rem /= out[d];
       src += idx[d] * src_stride[d];
     }
-    for (int64_t r = lo; r < hi; ++r) {
-      T* dst = k.out + r * inner;
-      const T* s = k.in[0] + src;
-      for (int64_t i = 0; i < inner; ++i) dst[i] = s[i * inner_stride];
-      for (int d = nd - 2; d >= 0; --d) {
-        src += src_stride[d];
-        if (++idx[d] < out[d]) break;
-        src -= idx[d] * src_stride[d];
-        idx[d] = 0;
+    int64_t group_src[kRows];
+    for (int64_t r0 = lo; r0 < hi; r0 += kRows) {
+      const int64_t rows = std::min(kRows, hi - r0);
+      for (int64_t g = 0; g < rows; ++g) {
+        group_src[g] = src;
+        for (int d = nd - 2; d >= 0; --d) {
+          src += src_stride[d];
+          if (++idx[d] < out[d]) break;
+          src -= idx[d] * src_stride[d];
+          idx[d] = 0;
+        }
+      }
+      for (int64_t c0 = 0; c0 < inner; c0 += kCols) {
+        const int64_t c1 = std::min(inner, c0 + kCols);
+        for (int64_t g = 0; g < rows; ++g) {
+          T* dst = k.out + (r0 + g) * inner;
+          const T* s = k.in[0] + group_src[g];
+          for (int64_t i = c0; i < c1; ++i) dst[i] = s[i * inner_stride];
+        }
       }
     }
   });
