@@ -1,6 +1,7 @@
-// The kernels that split over the thread pool besides the products:
-// normalization, embedding and its scatter-add, indexing and layout, one
-// kernel call each, and a training step of an embedding + LayerNorm model,
+// The kernels that split over the thread pool besides the forward products:
+// normalization, embedding and its scatter-add, indexing and layout, and the
+// convolution gradients at batch 1 (split inside the image), one kernel call
+// each, and a training step of an embedding + LayerNorm model,
 // each with 1 and 2 threads in the same run. Real time, with the whole
 // process's CPU time per call (cpu_all_us) beside the caller's (CPU column):
 // when the work splits, the caller's share falls to about half.
@@ -82,6 +83,32 @@ const std::vector<KernelCase>& kernel_cases() {
          random::seed(6);
          const Tensor a = random::normal({512, 1024}), b = random::normal({512, 1024});
          return std::function<Tensor()>([=] { return concat({a, b}, 1); });
+       }},
+      {"conv2d_backward_data, batch 1 (64 -> 64, 3x3, 28x28)",
+       [] {
+         random::seed(9);
+         const Tensor dy = random::normal({1, 64, 28, 28}), w = random::normal({64, 64, 3, 3});
+         return std::function<Tensor()>([=] {
+           Attrs at;
+           at.stride = Shape{1, 1};
+           at.padding = Shape{1, 1};
+           at.dilation = Shape{1, 1};
+           at.shape = Shape{1, 64, 28, 28};
+           return ops::apply<float>(OpCode::conv2d_backward_data, {&dy, &w}, at);
+         });
+       }},
+      {"conv2d_backward_weight, batch 1 (64 -> 64, 3x3, 28x28)",
+       [] {
+         random::seed(10);
+         const Tensor x = random::normal({1, 64, 28, 28}), dy = random::normal({1, 64, 28, 28});
+         return std::function<Tensor()>([=] {
+           Attrs at;
+           at.stride = Shape{1, 1};
+           at.padding = Shape{1, 1};
+           at.dilation = Shape{1, 1};
+           at.shape = Shape{64, 64, 3, 3};
+           return ops::apply<float>(OpCode::conv2d_backward_weight, {&x, &dy}, at);
+         });
        }},
       {"take (rows of 256 by 8192 indices)",
        [] {

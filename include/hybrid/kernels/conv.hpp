@@ -154,6 +154,11 @@ inline int64_t conv_image_cost(const ConvGeometry& g) {
 /// Output channels per block when a convolution splits over channels (too
 /// few images): fewer repack the patch matrix for too little work.
 inline constexpr int64_t kMinConvChannels = 16;
+/// Flops of one image below which the backward ops never split inside it:
+/// the split's smaller products cost a little on any thread count (LeNet's
+/// conv2, 4.8·10⁵ flops per image, split in two made a batch-1 training step
+/// 4–6 % slower on one thread), so only images of several chunks' work pay.
+inline constexpr int64_t kInImageSplitCost = 4 * kChunkCost;
 /// At most this many weight-sized partial sums: memory, not threads, limits them.
 inline constexpr int64_t kMaxWeightChunks = 8;
 /// The weight op's fixed chunks of images; chunk c > 0 sums into its own
@@ -235,7 +240,8 @@ void conv2d_backward_data_kernel(const KernelArgs<T>& k) {
   // patch-matrix rows Wᵀ · dy instead, then col2im over blocks of dx rows.
   const int64_t block = gemm_row_block(patch, 2 * std::max<int64_t>(og, 1) * pixels, patch);
   const int64_t blocks = patch == 0 ? 0 : (patch + block - 1) / block;
-  if (threads::chunk_count(g.n, image_grain) > 1 || og == 0 || blocks < 2) {
+  if (threads::chunk_count(g.n, image_grain) > 1 || conv_image_cost(g) < kInImageSplitCost || og == 0 ||
+      blocks < 2) {
     // Whole images per chunk.
     parallel_for(0, g.n, image_grain, [&](int64_t lo, int64_t hi) {
       std::fill(k.out + lo * image_size, k.out + hi * image_size, T(0));
@@ -292,7 +298,7 @@ void conv2d_backward_weight_kernel(const KernelArgs<T>& k) {
   // patch matrix and adds the images in order, so no partial sums.
   const int64_t taps = std::max({kMinConvChannels, grain_for(2 * std::max<int64_t>(og, 1) * pixels * g.n)});
   const int64_t tap_blocks = patch == 0 ? 0 : (patch + taps - 1) / taps;
-  if (chunks == 1 && og > 0 && tap_blocks >= 2) {
+  if (chunks == 1 && conv_image_cost(g) >= kInImageSplitCost && og > 0 && tap_blocks >= 2) {
     std::fill(k.out, k.out + weight_size, T(0));
     parallel_for(0, tap_blocks, 1, [&](int64_t lo, int64_t hi) {
       const int64_t r0 = lo * taps, r1 = std::min(patch, hi * taps);
