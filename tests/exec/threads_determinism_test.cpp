@@ -194,7 +194,7 @@ TEST_CASE("threads: embedding and its scatter-add are bit-identical to naive loo
     at.depth = rows;
     return hybrid::ops::apply<float>(hybrid::OpCode::embedding_backward, {&ix, &dy}, at);
   };
-  SECTION("backward, wide rows: column blocks") {
+  SECTION("backward: blocks of rows") {
     const Tensor dy = hybrid::random::normal({67, 63, 129});
     check_all_counts_equal([&] { return scatter(idx, dy, 1000); }, naive_scatter(idx, dy, 1000));
   }
