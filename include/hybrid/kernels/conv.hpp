@@ -166,7 +166,8 @@ inline constexpr int64_t kMinConvChannels = 16;
 /// Flops of one image below which the backward ops never split inside it:
 /// the split's smaller products cost a little on any thread count (LeNet's
 /// conv2, 4.8·10⁵ flops per image, split in two made a batch-1 training step
-/// 4–6 % slower on one thread), so only images of several chunks' work pay.
+/// 4–6 % slower on one thread, measured while im2col still divided per row),
+/// so only images of several chunks' work pay.
 inline constexpr int64_t kInImageSplitCost = 4 * kChunkCost;
 /// At most this many weight-sized partial sums: memory, not threads, limits them.
 inline constexpr int64_t kMaxWeightChunks = 8;
