@@ -35,6 +35,17 @@ Tensor indices(const Shape& shape, int64_t extent) {
   return from_vector<float>(v, shape);
 }
 
+/// A 3×3 convolution's attributes, stride 1, padding 1; `shape`: the
+/// gradient's (x's or the weight's).
+Attrs conv3x3(const Shape& shape) {
+  Attrs at;
+  at.stride = Shape{1, 1};
+  at.padding = Shape{1, 1};
+  at.dilation = Shape{1, 1};
+  at.shape = shape;
+  return at;
+}
+
 struct KernelCase {
   const char* name;
   std::function<std::function<Tensor()>()> make;  // builds the inputs, returns the call
@@ -88,27 +99,15 @@ const std::vector<KernelCase>& kernel_cases() {
        [] {
          random::seed(9);
          const Tensor dy = random::normal({1, 64, 28, 28}), w = random::normal({64, 64, 3, 3});
-         return std::function<Tensor()>([=] {
-           Attrs at;
-           at.stride = Shape{1, 1};
-           at.padding = Shape{1, 1};
-           at.dilation = Shape{1, 1};
-           at.shape = Shape{1, 64, 28, 28};
-           return ops::apply<float>(OpCode::conv2d_backward_data, {&dy, &w}, at);
-         });
+         return std::function<Tensor()>(
+             [=] { return ops::apply<float>(OpCode::conv2d_backward_data, {&dy, &w}, conv3x3({1, 64, 28, 28})); });
        }},
       {"conv2d_backward_weight, batch 1 (64 -> 64, 3x3, 28x28)",
        [] {
          random::seed(10);
          const Tensor x = random::normal({1, 64, 28, 28}), dy = random::normal({1, 64, 28, 28});
-         return std::function<Tensor()>([=] {
-           Attrs at;
-           at.stride = Shape{1, 1};
-           at.padding = Shape{1, 1};
-           at.dilation = Shape{1, 1};
-           at.shape = Shape{64, 64, 3, 3};
-           return ops::apply<float>(OpCode::conv2d_backward_weight, {&x, &dy}, at);
-         });
+         return std::function<Tensor()>(
+             [=] { return ops::apply<float>(OpCode::conv2d_backward_weight, {&x, &dy}, conv3x3({64, 64, 3, 3})); });
        }},
       {"take (rows of 256 by 8192 indices)",
        [] {
