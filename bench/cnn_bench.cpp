@@ -12,6 +12,7 @@
 #include <map>
 #include <string>
 
+#include "bench_support.hpp"
 #include "median_collector.hpp"
 
 #ifdef HYBRID_HAVE_TORCH
@@ -78,46 +79,28 @@ void BM_lenet_train(benchmark::State& state) {
   }
   nn::Trainer trainer(net.collect_params(), "sgd", {{"learning_rate", 0.01}});
   const Batch data(batch);
-  auto step = [&] {
-    Tensor l;
-    {
-      auto rec = autograd::record();
-      l = loss(net(data.x), data.labels);
-    }
-    l.backward();
-    trainer.step(batch);
-    return l;
-  };
-  step();
-  for (auto _ : state) benchmark::DoNotOptimize(step().data());
+  bench::train_step(net, loss, trainer, data.x, data.labels);
+  for (auto _ : state) benchmark::DoNotOptimize(bench::train_step(net, loss, trainer, data.x, data.labels).data());
   rate(state, 3 * lenet_flops() * batch);
 }
 
-/// The hybridized training step with its kernels on range(1) threads; real time.
+/// The hybridized training step with its kernels on range(1) threads; real
+/// time, and the whole process's CPU time per step (cpu_all_us). At batch 1
+/// and 2 the convolutions' gradients split inside each image.
 void BM_lenet_train_pool(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
-  const int saved = hybrid::get_num_threads();
-  hybrid::set_num_threads(static_cast<int>(state.range(1)));
+  const bench::ThreadCountScope threads(state.range(1));
   auto net = lenet();
   nn::loss::SoftmaxCrossEntropyLoss loss;
   net.hybridize();
   loss.hybridize();
   nn::Trainer trainer(net.collect_params(), "sgd", {{"learning_rate", 0.01}});
   const Batch data(batch);
-  auto step = [&] {
-    Tensor l;
-    {
-      auto rec = autograd::record();
-      l = loss(net(data.x), data.labels);
-    }
-    l.backward();
-    trainer.step(batch);
-    return l;
-  };
-  step();
-  for (auto _ : state) benchmark::DoNotOptimize(step().data());
+  bench::train_step(net, loss, trainer, data.x, data.labels);
+  const bench::ProcessCpu cpu;
+  for (auto _ : state) benchmark::DoNotOptimize(bench::train_step(net, loss, trainer, data.x, data.labels).data());
+  cpu.report(state);
   rate(state, 3 * lenet_flops() * batch);
-  hybrid::set_num_threads(saved);
 }
 
 #ifdef HYBRID_HAVE_TORCH
@@ -184,7 +167,10 @@ void lenet_args(benchmark::internal::Benchmark* b, std::initializer_list<int> ba
 
 BENCHMARK(BM_lenet_predict)->Apply([](auto* b) { lenet_args(b, {1, 64}); })->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_lenet_train)->Apply([](auto* b) { lenet_args(b, {64, 256}); })->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_lenet_train_pool)->Args({256, 1})->Args({256, 2})->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_lenet_train_pool)
+    ->ArgsProduct({{1, 2, 256}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 #ifdef HYBRID_HAVE_TORCH
 BENCHMARK(BM_lenet_predict_torch)->Arg(1)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_lenet_train_torch)->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
@@ -214,10 +200,13 @@ void print_report(const std::map<std::string, double>& m) {
       line("eager", std::string("BM_lenet_") + what + "/" + b + "/0", base);
       line("libtorch eager", std::string("BM_lenet_") + what + "_torch/" + b, base);
     }
-  const double one = get("BM_lenet_train_pool/256/1/real_time"), two = get("BM_lenet_train_pool/256/2/real_time");
-  if (one > 0 && two > 0)
-    std::printf("LeNet hybridized training step, batch 256: 1 thread %.1f us, 2 threads %.1f us, %.2fx the throughput\n",
-                one, two, one / two);
+  for (int batch : {1, 2, 256}) {
+    const std::string b = std::to_string(batch);
+    const double one = get("BM_lenet_train_pool/" + b + "/1/real_time"), two = get("BM_lenet_train_pool/" + b + "/2/real_time");
+    if (one > 0 && two > 0)
+      std::printf("LeNet hybridized training step, batch %d: 1 thread %.1f us, 2 threads %.1f us, %.2fx the throughput\n",
+                  batch, one, two, one / two);
+  }
   for (int batch : {1, 16}) {
     const std::string b = std::to_string(batch);
     std::printf("Conv-BN-ReLU x2 (64 channels, 14x14), predict, batch %d\n", batch);

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "median_collector.hpp"
 
 #ifdef HYBRID_HAVE_TORCH
@@ -189,17 +190,17 @@ void BM_mlp_handwritten_threads(benchmark::State& state) {
 // real time, since the workers' CPU time is not the caller's.
 void BM_mlp_pool(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
-  const int saved = hybrid::get_num_threads();
-  hybrid::set_num_threads(static_cast<int>(state.range(1)));
+  const bench::ThreadCountScope threads(state.range(1));
   auto net = seed_mlp();
   net.hybridize();
   random::seed(1);
   const Tensor x = random::normal<float>({batch, 512});
   net(x);
   const long before = g_allocations;
+  const bench::ProcessCpu cpu;
   for (auto _ : state) benchmark::DoNotOptimize(net(x).data());
+  cpu.report(state);
   set_counters(state, mlp_flops(net, batch), g_allocations - before);
-  hybrid::set_num_threads(saved);
 }
 
 #ifdef HYBRID_HAVE_TORCH
@@ -423,49 +424,30 @@ void BM_train(benchmark::State& state) {
   }
   nn::Trainer trainer(net.collect_params(), "sgd", {{"learning_rate", kTrainLr}});
   const TrainBatch data(batch);
-  auto step = [&] {
-    Tensor l;
-    {
-      auto rec = autograd::record();
-      l = loss(net(data.x), data.labels);
-    }
-    l.backward();
-    trainer.step(batch);
-    return l;
-  };
-  step();
+  bench::train_step(net, loss, trainer, data.x, data.labels);
   const long before = g_allocations;
-  for (auto _ : state) benchmark::DoNotOptimize(step().data());
+  for (auto _ : state) benchmark::DoNotOptimize(bench::train_step(net, loss, trainer, data.x, data.labels).data());
   set_counters(state, train_flops(batch), g_allocations - before);
   if (state.range(1)) state.counters["arena_bytes"] = static_cast<double>(net.arena_bytes());
 }
 
-/// The hybridized training step with its kernels on range(1) threads; real time.
+/// The hybridized training step with its kernels on range(1) threads; real
+/// time, and the whole process's CPU time per step (cpu_all_us).
 void BM_train_pool(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
-  const int saved = hybrid::get_num_threads();
-  hybrid::set_num_threads(static_cast<int>(state.range(1)));
+  const bench::ThreadCountScope threads(state.range(1));
   auto net = fashion_mlp();
   nn::loss::SoftmaxCrossEntropyLoss loss;
   net.hybridize();
   loss.hybridize();
   nn::Trainer trainer(net.collect_params(), "sgd", {{"learning_rate", kTrainLr}});
   const TrainBatch data(batch);
-  auto step = [&] {
-    Tensor l;
-    {
-      auto rec = autograd::record();
-      l = loss(net(data.x), data.labels);
-    }
-    l.backward();
-    trainer.step(batch);
-    return l;
-  };
-  step();
+  bench::train_step(net, loss, trainer, data.x, data.labels);
   const long before = g_allocations;
-  for (auto _ : state) benchmark::DoNotOptimize(step().data());
+  const bench::ProcessCpu cpu;
+  for (auto _ : state) benchmark::DoNotOptimize(bench::train_step(net, loss, trainer, data.x, data.labels).data());
+  cpu.report(state);
   set_counters(state, train_flops(batch), g_allocations - before);
-  hybrid::set_num_threads(saved);
 }
 
 #ifdef HYBRID_HAVE_TORCH

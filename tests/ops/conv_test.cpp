@@ -165,6 +165,52 @@ TEMPLATE_TEST_CASE("conv2d: rectangular kernels, unequal strides and paddings, m
   check_conv<TestType>(r, {2, 4, 6, 6}, {4, 4, 1, 1}, Conv{2, 2, 0, 0, 1, 1, 1}, true);    // 1x1 with a stride unfolds
 }
 
+TEMPLATE_TEST_CASE("conv2d: the backward ops split inside one image, for any thread count", "[ops][conv][threads]",
+                   float, double) {
+  using T = TestType;
+  // Batch 1 with enough work per image: the data op splits the patch-matrix
+  // rows (then col2im over dx rows), the weight op splits dW's columns.
+  struct Case {
+    Dims x, w;
+    Conv c;
+  };
+  const std::vector<Case> cases = {
+      {{1, 16, 24, 24}, {32, 16, 3, 3}, Conv{1, 1, 1, 1, 1, 1, 1}},
+      {{1, 32, 31, 29}, {64, 16, 3, 3}, Conv{2, 2, 2, 2, 2, 2, 2}},   // groups, stride, dilation
+      {{1, 128, 20, 20}, {64, 128, 1, 1}, Conv{}},                    // pointwise: the product is dx
+      {{1, 6, 14, 14}, {16, 6, 5, 5}, Conv{}},                        // LeNet's second layer
+      {{1, 63, 31, 33}, {16, 63, 3, 3}, Conv{1, 1, 1, 1, 1, 1, 1}},  // col2im splits mid-channel
+  };
+  const int saved = hybrid::get_num_threads();
+  for (const Case& k : cases) {
+    std::vector<std::vector<T>> first;
+    for (int threads : {1, 2, 3, 8}) {
+      INFO("threads " << threads);
+      hybrid::set_num_threads(threads);
+      ref::Rng r(29);  // the same data for every thread count
+      check_conv<T>(r, k.x, k.w, k.c, true);
+      ref::Rng again(29);
+      const Array x = ref::random_array<T>(again, k.x, -1, 1), w = ref::random_array<T>(again, k.w, -1, 1);
+      const TensorT<T> tx = ref::tensor<T>(x), tw = ref::tensor<T>(w);
+      const TensorT<T> y = hybrid::conv2d(tx, tw, TensorT<T>(), Shape{k.c.sh, k.c.sw}, Shape{k.c.ph, k.c.pw},
+                                          Shape{k.c.dh, k.c.dw}, k.c.groups);
+      const TensorT<T> dy = hybrid::tanh(y);
+      Attrs a = conv_attrs(k.c);
+      a.shape = Shape(k.x);
+      const std::vector<T> dx = hybrid::ops::apply<T>(OpCode::conv2d_backward_data, {&dy, &tw}, a).to_vector();
+      a.shape = Shape(k.w);
+      const std::vector<T> dw = hybrid::ops::apply<T>(OpCode::conv2d_backward_weight, {&tx, &dy}, a).to_vector();
+      if (first.empty()) {
+        first = {dx, dw};
+      } else {
+        CHECK(dx == first[0]);  // bit for bit: no NaN in these
+        CHECK(dw == first[1]);
+      }
+    }
+  }
+  hybrid::set_num_threads(saved);
+}
+
 TEMPLATE_TEST_CASE("conv2d: empty batches, channels and outputs", "[ops][conv]", float, double) {
   ref::Rng r(5);
   check_conv<TestType>(r, {0, 2, 4, 4}, {3, 2, 3, 3}, Conv{}, true);

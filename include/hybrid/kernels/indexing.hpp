@@ -2,12 +2,17 @@
 // Indexing: take (gather rows along an axis), pick (one entry per line, for
 // sparse cross-entropy), one_hot, argmax. Indices are stored in T, as in
 // Gluon; an index that is not an integer in range is an error, not a clamp,
-// so a wrong label never turns silently into a wrong answer.
+// so a wrong label never turns silently into a wrong answer. Every index is
+// checked, in order, before any output is written, so the error names the
+// first bad index whatever the thread count; the writes then split over the
+// output on the thread pool (rows for take, lines for pick and argmax, one
+// depth-long row per index for one_hot).
 #include <cmath>
 #include <string>
 
 #include "../core/errors.hpp"
 #include "layout.hpp"
+#include "parallel.hpp"
 
 namespace hybrid::kernels {
 
@@ -30,11 +35,11 @@ void take_kernel(const KernelArgs<T>& k) {
   const int64_t extent = x[axis], m_count = numel(k.in_shape[1]);
   const T* idx = k.in[1];
   for (int64_t m = 0; m < m_count; ++m) checked_index(idx[m], m, extent, "take");
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t m = 0; m < m_count; ++m) {
-      const T* src = k.in[0] + (o * extent + static_cast<int64_t>(idx[m])) * inner;
-      std::copy(src, src + inner, k.out + (o * m_count + m) * inner);
-    }
+  if (m_count == 0) return;
+  // Output row r = o · m_count + m.
+  copy_rows(outer * m_count, inner,
+            [&](int64_t r) { return k.in[0] + (r / m_count * extent + static_cast<int64_t>(idx[r % m_count])) * inner; },
+            [&](int64_t r) { return k.out + r * inner; });
 }
 
 /// pick: y[o, i] = x[o, index[o, i], i] around attrs.axis.
@@ -46,20 +51,24 @@ void pick_kernel(const KernelArgs<T>& k) {
   split_at_axis(x, axis, outer, inner);
   const int64_t extent = x[axis];
   const T* idx = k.in[1];
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < inner; ++i) {
-      const int64_t p = o * inner + i;
-      k.out[p] = k.in[0][(o * extent + checked_index(idx[p], p, extent, "pick")) * inner + i];
-    }
+  const int64_t n = outer * inner;
+  for (int64_t p = 0; p < n; ++p) checked_index(idx[p], p, extent, "pick");
+  parallel_for(0, n, kChunkCost, [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p)
+      k.out[p] = k.in[0][(p / inner * extent + static_cast<int64_t>(idx[p])) * inner + p % inner];
+  });
 }
 
 /// one_hot: y[..., c] = on_value if c == indices[...] else off_value.
 template <class T>
 void one_hot_kernel(const KernelArgs<T>& k) {
   const int64_t n = numel(k.in_shape[0]), depth = k.attrs.depth;
-  std::fill(k.out, k.out + n * depth, attr_value<T>(k.attrs.off_value));
-  for (int64_t p = 0; p < n; ++p)
-    k.out[p * depth + checked_index(k.in[0][p], p, depth, "one_hot")] = attr_value<T>(k.attrs.on_value);
+  for (int64_t p = 0; p < n; ++p) checked_index(k.in[0][p], p, depth, "one_hot");
+  const T on = attr_value<T>(k.attrs.on_value), off = attr_value<T>(k.attrs.off_value);
+  parallel_for(0, n, grain_for(std::max<int64_t>(depth, 1)), [&](int64_t lo, int64_t hi) {
+    std::fill(k.out + lo * depth, k.out + hi * depth, off);
+    for (int64_t p = lo; p < hi; ++p) k.out[p * depth + static_cast<int64_t>(k.in[0][p])] = on;
+  });
 }
 
 /// argmax: the index of the first largest entry along attrs.axis (NaN counts as largest).
@@ -70,14 +79,16 @@ void argmax_kernel(const KernelArgs<T>& k) {
   int64_t outer, inner;
   split_at_axis(x, axis, outer, inner);
   const int64_t extent = x[axis];
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < inner; ++i) {
-      const T* line = k.in[0] + o * extent * inner + i;
+  // Line l = o · inner + i.
+  parallel_for(0, outer * inner, grain_for(std::max<int64_t>(extent, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t l = lo; l < hi; ++l) {
+      const T* line = k.in[0] + l / inner * extent * inner + l % inner;
       int64_t best = 0;
       for (int64_t e = 1; e < extent && !std::isnan(line[best * inner]); ++e)
         if (line[e * inner] > line[best * inner] || std::isnan(line[e * inner])) best = e;
-      k.out[o * inner + i] = static_cast<T>(best);
+      k.out[l] = static_cast<T>(best);
     }
+  });
 }
 
 }  // namespace hybrid::kernels
