@@ -32,6 +32,7 @@
 
 #include "../core/tensor.hpp"
 #include "extents.hpp"
+#include "file_bytes.hpp"
 #include "json_reader.hpp"
 
 namespace hybrid::io::safetensors {
@@ -267,13 +268,8 @@ inline void File::parse_entry(const std::string& name, const nlohmann::json& v, 
 /// Reads and validates a file. A path that cannot be opened or read is Error;
 /// bad content is FormatError.
 inline File read(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw Error("cannot read '" + path + "': no such regular file");
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw Error("cannot read '" + path + "': " + ec.message());
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open '" + path + "' for reading");
+  uintmax_t size = 0;
+  std::ifstream in = open_for_reading(path, size);
   // Check the header length before reading (and allocating for) the rest.
   unsigned char first8[8] = {};
   in.read(reinterpret_cast<char*>(first8), 8);
@@ -289,13 +285,8 @@ inline File read(const std::string& path) {
 /// check what a file is before loading its tensors). Errors as read(); the
 /// tensors are not validated.
 inline std::map<std::string, std::string> read_metadata(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw Error("cannot read '" + path + "': no such regular file");
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw Error("cannot read '" + path + "': " + ec.message());
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open '" + path + "' for reading");
+  uintmax_t size = 0;
+  std::ifstream in = open_for_reading(path, size);
   unsigned char first8[8] = {};
   in.read(reinterpret_cast<char*>(first8), 8);
   const uint64_t header_len = detail::header_length(first8, size, path);
