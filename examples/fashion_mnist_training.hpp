@@ -13,6 +13,7 @@
 #include <hybrid/data.hpp>
 #include <hybrid/hybrid.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fashion_mnist {
@@ -137,16 +138,22 @@ inline double run(const Options& o, const NetFactory& make_net, bool hybridized,
   return test_acc;
 }
 
-/// Loads the data, runs the modes `o.mode` asks for, writes the CSV; returns
-/// the lowest final test accuracy of the runs.
-inline double train_all(const Options& o, const NetFactory& make_net) {
+/// The Fashion-MNIST training set (its first `o.train_limit` images when
+/// set) and test set, from `o.root`.
+inline std::pair<data::ArrayDataset, data::ArrayDataset> load(const Options& o) {
   data::vision::FashionMNIST train_set(o.root, true), test_set(o.root, false);
   Tensor features = train_set.features(), labels = train_set.labels();
   if (o.train_limit > 0 && o.train_limit < features.shape()[0]) {
     features = slice(features, 0, 0, o.train_limit);
     labels = slice(labels, 0, 0, o.train_limit);
   }
-  const data::ArrayDataset train(features, labels), test(test_set.features(), test_set.labels());
+  return {data::ArrayDataset(features, labels), data::ArrayDataset(test_set.features(), test_set.labels())};
+}
+
+/// Loads the data, runs the modes `o.mode` asks for, writes the CSV; returns
+/// the lowest final test accuracy of the runs.
+inline double train_all(const Options& o, const NetFactory& make_net) {
+  const auto [train, test] = load(o);
   std::printf("Fashion-MNIST: %lld training and %lld test images from %s\n", static_cast<long long>(train.size()),
               static_cast<long long>(test.size()), o.root.c_str());
   std::ofstream csv(o.csv);

@@ -126,13 +126,7 @@ int main(int argc, char** argv) {
   if (o.mode == "both") throw Error("train_distributed: --mode is eager or hybrid");
   if (extra.bucket_bytes >= 0) ctx.set_bucket_bytes(extra.bucket_bytes);
 
-  data::vision::FashionMNIST train_set(o.root, true), test_set(o.root, false);
-  Tensor features = train_set.features(), labels = train_set.labels();
-  if (o.train_limit > 0 && o.train_limit < features.shape()[0]) {
-    features = slice(features, 0, 0, o.train_limit);
-    labels = slice(labels, 0, 0, o.train_limit);
-  }
-  const data::ArrayDataset train(features, labels), test(test_set.features(), test_set.labels());
+  const auto [train, test] = fashion_mnist::load(o);
 
   random::seed(42);
   std::shared_ptr<nn::HybridSequential> net = make_net(o.model);
