@@ -5,7 +5,7 @@
 //   mpirun -np 2 ./build/examples/train_distributed [--model mlp|lenet] [--mode eager|hybrid]
 //       [--epochs 5] [--batch 128] [--optimizer sgd|adam|adamw] [--lr 0.1] [--momentum 0.9]
 //       [--root /usr/share/datasets/fashion-mnist] [--train-limit N]
-//       [--checkpoint PREFIX] [--bench STEPS] [--bucket-bytes B]
+//       [--checkpoint PREFIX] [--bench STEPS] [--bucket-bytes B] [--overlap]
 //   mpirun -np 2 ./build/examples/train_distributed --bench-allreduce
 //
 // --batch is the batch of one process; p processes together train on
@@ -15,7 +15,8 @@
 // steps (after 5 warm-up steps): samples/s over all processes and the time
 // spent summing gradients (docs/distributed.md). --bench-allreduce times
 // dist::allreduce alone on 4 B to 64 MiB, for the cost model's latency and
-// bandwidth. Several hosts: README.md,
+// bandwidth. --overlap starts each bucket's allreduce during backward
+// (dist::Settings::overlap_backward). Several hosts: README.md,
 // "Training on several processes".
 #include <algorithm>
 #include <chrono>
@@ -36,6 +37,7 @@ namespace {
 
 struct Extra {
   bool bench_allreduce = false;
+  bool overlap = false;
   std::string checkpoint;
   int bench_steps = 0;
   int64_t bucket_bytes = -1;
@@ -46,8 +48,8 @@ std::vector<char*> take_extra(int argc, char** argv, Extra& extra) {
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--bench-allreduce") {
-      extra.bench_allreduce = true;
+    if (arg == "--bench-allreduce" || arg == "--overlap") {
+      (arg == "--overlap" ? extra.overlap : extra.bench_allreduce) = true;
       continue;
     }
     const bool ours = arg == "--checkpoint" || arg == "--bench" || arg == "--bucket-bytes";
@@ -125,6 +127,7 @@ int main(int argc, char** argv) {
   }
   if (o.mode == "both") throw Error("train_distributed: --mode is eager or hybrid");
   if (extra.bucket_bytes >= 0) ctx.set_bucket_bytes(extra.bucket_bytes);
+  if (extra.overlap) ctx.set_overlap_backward(true);
 
   const auto [train, test] = fashion_mnist::load(o);
 
@@ -183,14 +186,15 @@ int main(int argc, char** argv) {
       const double per_step_ms = 1e3 * seconds / extra.bench_steps;
       const double reduce_ms = s.steps ? 1e3 * s.seconds / static_cast<double>(s.steps) : 0.0;
       const double sync_ms = s.steps ? 1e3 * s.sync_seconds / static_cast<double>(s.steps) : 0.0;
-      std::printf("bench: %d steps, %.3f ms/step, %.0f samples/s; in Trainer::step's reduce %.3f ms/step (%.1f%%): "
-                  "waiting for the slower rank %.3f ms, transfer %.3f ms (%.1f%%); %lld messages/step, "
-                  "%lld bytes/step\n",
+      std::printf("bench: %d steps, %.3f ms/step, %.0f samples/s; in the gradient exchange %.3f ms/step (%.1f%%): "
+                  "waiting for the slower rank %.3f ms, transfer %.3f ms (%.1f%%); %lld messages/step "
+                  "(%lld started during backward), %lld bytes/step\n",
                   extra.bench_steps, per_step_ms,
                   static_cast<double>(extra.bench_steps) * o.batch * procs / seconds, reduce_ms,
                   per_step_ms > 0 ? 100.0 * reduce_ms / per_step_ms : 0.0, sync_ms, reduce_ms - sync_ms,
                   per_step_ms > 0 ? 100.0 * (reduce_ms - sync_ms) / per_step_ms : 0.0,
                   static_cast<long long>(s.steps ? s.messages / s.steps : 0),
+                  static_cast<long long>(s.steps ? s.early_messages / s.steps : 0),
                   static_cast<long long>(s.steps ? s.bytes / s.steps : 0));
     }
     return 0;

@@ -1,6 +1,7 @@
 #pragma once
 // The model and data of the dist tests: a small MLP and deterministic
-// batches that depend only on the step, the same on every process.
+// batches that depend only on the step, the same on every process; the
+// Context main.cpp creates, and a scope for its exchange settings.
 #include <hybrid/dist.hpp>
 
 #include <cstdint>
@@ -8,7 +9,28 @@
 #include <utility>
 #include <vector>
 
+/// Made by main.cpp around the Catch session.
+extern hybrid::dist::Context* dist_context;
+
 namespace dist_testing {
+
+/// Sets overlap_backward and the bucket size for one scope (every process alike).
+struct ExchangeScope {
+  bool overlap;
+  int64_t bytes;
+  ExchangeScope(bool on, int64_t bucket_bytes)
+      : overlap(dist_context->settings().overlap_backward), bytes(dist_context->settings().bucket_bytes) {
+    dist_context->set_overlap_backward(on);
+    dist_context->set_bucket_bytes(bucket_bytes);
+    dist_context->reset_reduce_stats();
+  }
+  ExchangeScope(const ExchangeScope&) = delete;
+  ExchangeScope& operator=(const ExchangeScope&) = delete;
+  ~ExchangeScope() {
+    dist_context->set_overlap_backward(overlap);
+    dist_context->set_bucket_bytes(bytes);
+  }
+};
 
 constexpr int64_t kInputs = 8, kClasses = 4;
 
@@ -82,6 +104,12 @@ inline std::pair<hybrid::Tensor, hybrid::Tensor> batch(int step, int64_t first, 
     if (i >= first && i < first + count) y.push_back(label);
   }
   return {hybrid::from_vector<float>(x, {count, kInputs}), hybrid::from_vector<float>(y, {count})};
+}
+
+/// This process's rows of step `step`'s 64-sample batch.
+inline std::pair<hybrid::Tensor, hybrid::Tensor> my_part(int step) {
+  const int64_t per = 64 / hybrid::dist::size();
+  return batch(step, per * hybrid::dist::rank(), per);
 }
 
 inline std::vector<std::vector<float>> values_of(const hybrid::nn::ParameterDict& params) {

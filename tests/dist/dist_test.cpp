@@ -18,8 +18,6 @@
 
 #include "dist_support.hpp"
 
-extern hybrid::dist::Context* dist_context;
-
 using Catch::Contains;
 using hybrid::Error;
 using hybrid::Tensor;
@@ -31,15 +29,10 @@ namespace {
 
 using Batch = std::pair<Tensor, Tensor>;
 
+using dist_testing::my_part;
 using dist_testing::same_as_rank0;
 using dist_testing::train_step;
 using dist_testing::values_of;
-
-/// This rank's rows of step `step`'s 64-sample batch.
-Batch my_part(int step) {
-  const int64_t per = 64 / dist::size();
-  return dist_testing::batch(step, per * dist::rank(), per);
-}
 
 optim::Options options_of(const std::string& optimizer) {
   return optimizer == "sgd" ? optim::Options{{"learning_rate", 0.1}, {"momentum", 0.9}}

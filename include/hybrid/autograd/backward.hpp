@@ -4,8 +4,15 @@
 // are made before it), each once, with the sum of the gradients flowing
 // into its outputs; the leaves' buffers are written at the end, so a
 // backward that fails part-way leaves every gradient as it was.
+//
+// A leaf with a hook (MetaT::on_ready) is told its final gradient as soon
+// as the last node that feeds it has run, while backward goes on: the
+// contributions still to come are counted per leaf before the first node
+// runs. A hybridized call hands each parameter's gradient out as its plan
+// computes it (NodeT::backward_early).
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -84,16 +91,55 @@ void run_backward(const std::vector<TensorT<T>>& heads, const std::vector<Tensor
   }
   std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a->sequence > b->sequence; });
 
+  // Listening leaves: the contributions (node inputs) each still waits for.
+  std::unordered_map<Meta*, int> pending;
+  for (const auto& node : nodes)
+    for (const auto& in : node->inputs)
+      if (in && in->leaf && in->on_ready && in->req != GradReq::null) ++pending[in.get()];
+  auto tell = [&](Meta* meta) {
+    auto g = leaf_grads.find(meta);
+    if (g == leaf_grads.end() || !g->second.defined()) return;  // nothing reached it: no gradient
+    if (meta->req == GradReq::add && meta->grad.defined() && meta->grad.shape() == g->second.shape()) {
+      const TensorT<T> sum = meta->grad + g->second;
+      meta->on_ready->ready(sum.data(), sum.size());
+    } else {
+      meta->on_ready->ready(g->second.data(), g->second.size());
+    }
+  };
+  auto arrived = [&](const std::shared_ptr<Meta>& in) {
+    if (!in || !in->leaf) return;
+    auto p = pending.find(in.get());
+    if (p != pending.end() && --p->second == 0) tell(in.get());
+  };
+  // A leaf that is a head and feeds no node is final already.
+  for (const auto& meta : leaves)
+    if (meta->on_ready && meta->req != GradReq::null && !pending.count(meta.get())) tell(meta.get());
+
   std::vector<TensorT<T>> grad_inputs;
+  std::vector<char> handed_out;
   for (const auto& node : nodes) {
     auto it = flowing.find(node.get());
-    if (it == flowing.end()) continue;  // no gradient reaches it
-    std::vector<TensorT<T>> grad_outputs = std::move(it->second);
-    flowing.erase(it);
-    grad_inputs.clear();
-    node->backward(grad_outputs, grad_inputs);
-    for (size_t i = 0; i < node->inputs.size() && i < grad_inputs.size(); ++i)
-      if (node->inputs[i] && grad_inputs[i].defined()) send(node->inputs[i], grad_inputs[i]);
+    handed_out.assign(node->inputs.size(), 0);
+    if (it != flowing.end()) {  // else no gradient reaches it
+      std::vector<TensorT<T>> grad_outputs = std::move(it->second);
+      flowing.erase(it);
+      grad_inputs.clear();
+      if (pending.empty()) {
+        node->backward(grad_outputs, grad_inputs);
+      } else {
+        node->backward_early(grad_outputs, grad_inputs, [&](size_t i, const TensorT<T>& g) {
+          if (i >= node->inputs.size() || handed_out[i]) return;
+          handed_out[i] = 1;
+          if (node->inputs[i] && g.defined()) send(node->inputs[i], g);
+          arrived(node->inputs[i]);
+        });
+      }
+      for (size_t i = 0; i < node->inputs.size() && i < grad_inputs.size(); ++i)
+        if (!handed_out[i] && node->inputs[i] && grad_inputs[i].defined()) send(node->inputs[i], grad_inputs[i]);
+    }
+    if (!pending.empty())
+      for (size_t i = 0; i < node->inputs.size(); ++i)
+        if (!handed_out[i]) arrived(node->inputs[i]);
   }
   if (!retain_graph)
     for (const auto& node : nodes) node->release();

@@ -11,6 +11,7 @@
 // backward pass in autograd/backward.hpp.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,17 @@ inline const char* grad_req_name(GradReq req) {
 template <class T>
 struct NodeT;
 
+/// Told, during backward, the final gradient of a leaf before the leaf's
+/// buffer is written (a "dist_sync" Trainer starts sending it to the other
+/// processes then, overlapping the exchange with the rest of backward).
+template <class T>
+struct GradHookT {
+  virtual ~GradHookT() = default;
+  /// `grad` holds the n values backward will leave in the buffer (for
+  /// grad_req "add", the buffer's sum); valid during the call only.
+  virtual void ready(const T* grad, int64_t n) = 0;
+};
+
 template <class T>
 struct MetaT {
   bool leaf = false;
@@ -62,6 +74,9 @@ struct MetaT {
   /// Results: the tape node that made the tensor, and which of its outputs it is.
   std::shared_ptr<NodeT<T>> producer;
   int output_index = 0;
+  /// Leaves: told each backward's final gradient as soon as its last
+  /// contribution is in (null: nobody listens).
+  std::shared_ptr<GradHookT<T>> on_ready;
 
   bool needs_grad() const { return leaf ? req != GradReq::null : producer != nullptr; }
 };
@@ -82,6 +97,15 @@ struct NodeT {
   /// Gradients of the inputs (undefined = zero or not wanted) from those of
   /// the outputs (undefined = zero; at least one is defined).
   virtual void backward(const std::vector<TensorT<T>>& grad_outputs, std::vector<TensorT<T>>& grad_inputs) = 0;
+  /// backward() for a node that finishes some inputs' gradients well before
+  /// the others (a hybridized call's plan): early(i, g) hands input i's
+  /// gradient out at once and leaves grad_inputs[i] undefined. Called
+  /// instead of backward() when a leaf listens (GradHookT).
+  virtual void backward_early(const std::vector<TensorT<T>>& grad_outputs, std::vector<TensorT<T>>& grad_inputs,
+                              const std::function<void(size_t, const TensorT<T>&)>& early) {
+    (void)early;
+    backward(grad_outputs, grad_inputs);
+  }
   /// Frees what the node saved for backward.
   virtual void release() = 0;
   /// For error messages: "multiply", "HybridBlock 'net'".

@@ -9,8 +9,8 @@
 //
 // The constructor initializes MPI (unless the program already did) asking
 // for MPI_THREAD_SERIALIZED, since hybrid calls MPI from whichever thread
-// runs Trainer::step, one at a time; a library that provides less is an
-// Error. It duplicates MPI_COMM_WORLD with MPI_ERRORS_RETURN, and registers
+// runs Trainer::step (and, with overlap_backward, backward), one at a time;
+// a library that provides less is an Error. It duplicates MPI_COMM_WORLD with MPI_ERRORS_RETURN, and registers
 // the MpiReducer with the core so Trainers with kvstore "dist_sync" find it.
 // One Context at a time.
 //
@@ -49,6 +49,7 @@ class Context {
     std::set_terminate(previous_terminate_);
     MPI_Comm_free(&runtime_.comm);
     MPI_Comm_free(&runtime_.side);
+    MPI_Comm_free(&runtime_.early);
     detail::runtime_slot() = nullptr;
     if (owns_mpi_) {
       int finalized = 0;
@@ -68,6 +69,9 @@ class Context {
     if (bytes < 0) throw Error("dist::Context: bucket_bytes must be >= 0, got " + std::to_string(bytes));
     runtime_.settings.bucket_bytes = bytes;
   }
+  /// Starts the buckets during backward (true) or at Trainer::step (false),
+  /// from the next step on (every process alike; Settings::overlap_backward).
+  void set_overlap_backward(bool on) { runtime_.settings.overlap_backward = on; }
   /// Changes the collectives' deadline, in seconds.
   void set_timeout(double seconds) {
     if (!(seconds > 0)) throw Error("dist::Context: the timeout must be positive, got " + std::to_string(seconds));
@@ -100,10 +104,12 @@ class Context {
                   ", but hybrid needs MPI_THREAD_SERIALIZED (calls from one thread at a time, any thread)");
     }
     if (MPI_Comm_dup(MPI_COMM_WORLD, &runtime_.comm) != MPI_SUCCESS ||
-        MPI_Comm_dup(MPI_COMM_WORLD, &runtime_.side) != MPI_SUCCESS)
+        MPI_Comm_dup(MPI_COMM_WORLD, &runtime_.side) != MPI_SUCCESS ||
+        MPI_Comm_dup(MPI_COMM_WORLD, &runtime_.early) != MPI_SUCCESS)
       throw Error("dist::Context: MPI_Comm_dup failed");
     MPI_Comm_set_errhandler(runtime_.comm, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(runtime_.side, MPI_ERRORS_RETURN);
+    MPI_Comm_set_errhandler(runtime_.early, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(runtime_.comm, &runtime_.rank);
     MPI_Comm_size(runtime_.comm, &runtime_.size);

@@ -43,9 +43,14 @@ struct Settings {
   /// After every "dist_sync" step, compare a hash of the parameters of all
   /// processes and throw naming those that differ (HYBRID_DIST_CHECK=1).
   bool check_parameters = false;
+  /// Start each bucket's allreduce during backward, as soon as backward has
+  /// computed its gradients, instead of at Trainer::step
+  /// (HYBRID_DIST_OVERLAP=1). Gradients are then summed as backward leaves
+  /// them: changes made between backward and step are not seen.
+  bool overlap_backward = false;
 
-  /// The defaults, overridden by HYBRID_DIST_TIMEOUT, HYBRID_DIST_BUCKET_BYTES
-  /// and HYBRID_DIST_CHECK. Error names a variable whose value is not a number.
+  /// The defaults, overridden by HYBRID_DIST_TIMEOUT, HYBRID_DIST_BUCKET_BYTES,
+  /// HYBRID_DIST_CHECK and HYBRID_DIST_OVERLAP. Error names a variable whose value is not a number.
   static Settings from_environment() {
     Settings s;
     auto number = [](const char* name, double fallback) {
@@ -60,6 +65,7 @@ struct Settings {
     s.timeout = number("HYBRID_DIST_TIMEOUT", s.timeout);
     s.bucket_bytes = static_cast<int64_t>(number("HYBRID_DIST_BUCKET_BYTES", static_cast<double>(s.bucket_bytes)));
     s.check_parameters = number("HYBRID_DIST_CHECK", 0) != 0;
+    s.overlap_backward = number("HYBRID_DIST_OVERLAP", 0) != 0;
     return s;
   }
 };
@@ -71,6 +77,9 @@ struct Runtime {
   // Another duplicate for the questions of a rank whose wait timed out
   // ("which collective are you waiting in?"), apart from the collectives.
   MPI_Comm side = MPI_COMM_NULL;
+  // A third for the buckets started during backward (overlap_backward), so
+  // they never pair with a collective the program calls meanwhile.
+  MPI_Comm early = MPI_COMM_NULL;
   int rank = 0, size = 1;
   Settings settings;
   uint64_t sequence = 0;       // collectives waited for so far; the same count on every rank in step

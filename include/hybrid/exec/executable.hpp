@@ -5,6 +5,7 @@
 // A replay allocates nothing but its outputs; concurrent runs each take
 // their own arena from a pool.
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,6 +41,13 @@ class Executable {
                                                                         s.n_args, node.shape));
       steps_.push_back(s);
     }
+    // The step after which each output computed in place is final.
+    for (size_t k = 0; k < graph_.outputs.size(); ++k) {
+      if (!direct_output(k)) continue;
+      for (size_t j = 0; j < steps_.size(); ++j)
+        if (steps_[j].node == graph_.outputs[k]) ready_after_.push_back({j, k});
+    }
+    std::sort(ready_after_.begin(), ready_after_.end());
     pool_.reserve(16);
   }
 
@@ -58,7 +66,10 @@ class Executable {
 
   /// Runs the plan. inputs[k] / params[k] point at data of the shapes of
   /// input_nodes()[k] / param_nodes()[k]; outputs[k] receives output k.
-  void run(const T* const* inputs, const T* const* params, TensorT<T>* outputs) const {
+  /// `ready`, when given, is called with k as soon as outputs[k] holds its
+  /// final values (right after the step computing it, or at the end).
+  void run(const T* const* inputs, const T* const* params, TensorT<T>* outputs,
+           const std::function<void(size_t)>* ready = nullptr) const {
     std::unique_ptr<Context> ctx = acquire();
     for (size_t k = 0; k < inputs_.size(); ++k) ctx->ptr[inputs_[k]] = const_cast<T*>(inputs[k]);
     for (size_t k = 0; k < params_.size(); ++k) ctx->ptr[params_[k]] = const_cast<T*>(params[k]);
@@ -70,11 +81,16 @@ class Executable {
       if (!direct_output(k)) continue;
       ctx->ptr[o] = outputs[k].data();
     }
-    for (const Step& s : steps_) {
+    size_t next_ready = 0;
+    for (size_t j = 0; j < steps_.size(); ++j) {
+      const Step& s = steps_[j];
       for (int a = 0; a < s.n_args; ++a) ctx->args[a] = ctx->ptr[args_[s.first_arg + a]];
       const graph::Node<T>& node = graph_.nodes[s.node];
       s.kernel(KernelArgs<T>{s.op, ctx->args.data(), &arg_shapes_[s.first_arg], s.n_args, ctx->ptr[s.node],
                              node.shape, node.attrs, static_cast<T*>(ctx->scratch.get())});
+      if (ready)
+        for (; next_ready < ready_after_.size() && ready_after_[next_ready].first == j; ++next_ready)
+          (*ready)(ready_after_[next_ready].second);
     }
     for (size_t k = 0; k < n_out; ++k) {
       if (direct_output(k)) continue;
@@ -82,6 +98,9 @@ class Executable {
       std::copy(src, src + outputs[k].size(), outputs[k].data());
     }
     release(std::move(ctx));
+    if (ready)
+      for (size_t k = 0; k < n_out; ++k)
+        if (!direct_output(k)) (*ready)(k);
   }
 
  private:
@@ -137,6 +156,7 @@ class Executable {
   std::vector<int> inputs_, params_;
   MemoryPlan memory_;
   std::vector<Step> steps_;
+  std::vector<std::pair<size_t, size_t>> ready_after_;  // (step, output) for outputs computed in place
   std::vector<int> args_;
   std::vector<Shape> arg_shapes_;
   int max_args_ = 0;

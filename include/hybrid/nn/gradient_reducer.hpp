@@ -12,6 +12,12 @@
 // divides by size().
 // check_parameters() runs after each update in the reducer's debug mode and
 // throws when the processes' parameters differ.
+//
+// Overlap with backward: a reducer may also hand a Trainer an
+// OverlappedReduce, a plan of buckets over the Trainer's trainable
+// parameters. The Trainer then tells it each gradient as backward finishes
+// it (autograd::GradHookT), so buckets are on the wire while backward still
+// runs, and step() only collects the sums (finish()).
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -20,6 +26,22 @@
 #include "../core/tensor.hpp"
 
 namespace hybrid::nn {
+
+/// One Trainer's exchange overlapped with backward; the slots are the
+/// gradients it was opened with, in order.
+template <class T>
+class OverlappedReduce {
+ public:
+  virtual ~OverlappedReduce() = default;
+  /// During backward: slot's gradient is final; `grad` holds its values
+  /// during the call only.
+  virtual void ready(size_t slot, const T* grad) = 0;
+  /// In step(): the sum over all processes of every slot's gradient into
+  /// grads[slot] (null: a slot this process does not step this time, sent as
+  /// zeros); a slot backward did not report is read from grads[slot] now.
+  /// Then `extras` are summed in place as GradientReducer::reduce does.
+  virtual void finish(const std::vector<TensorT<T>*>& grads, const std::vector<TensorT<T>*>& extras) = 0;
+};
 
 class GradientReducer {
  public:
@@ -35,6 +57,19 @@ class GradientReducer {
   /// no-op unless the reducer checks).
   virtual void check_parameters(const std::vector<TensorT<float>>& values) { (void)values; }
   virtual void check_parameters(const std::vector<TensorT<double>>& values) { (void)values; }
+  /// Whether Trainers should open an exchange overlapped with backward.
+  virtual bool overlaps() const { return false; }
+  /// An exchange overlapped with backward over gradients of these sizes,
+  /// or null when the reducer does not overlap (the default). Every process
+  /// must open with the same sizes at the same point.
+  virtual std::shared_ptr<OverlappedReduce<float>> overlap(const std::vector<int64_t>& sizes, float* /*dtype*/) {
+    (void)sizes;
+    return nullptr;
+  }
+  virtual std::shared_ptr<OverlappedReduce<double>> overlap(const std::vector<int64_t>& sizes, double* /*dtype*/) {
+    (void)sizes;
+    return nullptr;
+  }
 };
 
 namespace detail {

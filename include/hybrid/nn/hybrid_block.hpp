@@ -5,6 +5,7 @@
 // calls with that signature replay the plan and never run forward.
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -252,6 +253,15 @@ class HybridBlockT : public BlockT<T> {
     std::vector<TensorT<T>> saved, inputs_used, params_used;
 
     void backward(const std::vector<TensorT<T>>& grad_outputs, std::vector<TensorT<T>>& grad_inputs) override {
+      run_plan(grad_outputs, grad_inputs, nullptr);
+    }
+    // Each parameter's gradient goes out as soon as the plan has computed it.
+    void backward_early(const std::vector<TensorT<T>>& grad_outputs, std::vector<TensorT<T>>& grad_inputs,
+                        const std::function<void(size_t, const TensorT<T>&)>& early) override {
+      run_plan(grad_outputs, grad_inputs, &early);
+    }
+    void run_plan(const std::vector<TensorT<T>>& grad_outputs, std::vector<TensorT<T>>& grad_inputs,
+                  const std::function<void(size_t, const TensorT<T>&)>* early) {
       const Compiled& c = *plan;
       std::vector<TensorT<T>> heads(grad_outputs.size());
       std::vector<const T*> in_ptrs, param_ptrs;
@@ -269,9 +279,15 @@ class HybridBlockT : public BlockT<T> {
       }
       for (size_t k : c.backward_param_slots) param_ptrs.push_back(params_used[k].data());
       std::vector<TensorT<T>> grads(c.backward->graph().outputs.size());
-      c.backward->run(in_ptrs.data(), param_ptrs.data(), grads.data());
+      if (early) {
+        const std::function<void(size_t)> ready = [&](size_t j) { (*early)(c.grad_slots[j], grads[j]); };
+        c.backward->run(in_ptrs.data(), param_ptrs.data(), grads.data(), &ready);
+      } else {
+        c.backward->run(in_ptrs.data(), param_ptrs.data(), grads.data());
+      }
       grad_inputs.assign(this->inputs.size(), TensorT<T>());
-      for (size_t j = 0; j < grads.size(); ++j) grad_inputs[c.grad_slots[j]] = std::move(grads[j]);
+      if (!early)
+        for (size_t j = 0; j < grads.size(); ++j) grad_inputs[c.grad_slots[j]] = std::move(grads[j]);
     }
     void release() override {
       saved.clear();

@@ -33,6 +33,12 @@
 // own part of the batch): their values are summed over the processes in the
 // same exchange as the gradients and divided by p, so every process holds
 // the same model after each step (docs/distributed.md, "Running statistics").
+// When the reducer overlaps with backward (dist::Settings::overlap_backward),
+// the trainer, from its first step on, hooks its trainable parameters'
+// gradients so that backward hands each one to the exchange as soon as it is
+// final; step() then only collects the sums. The gradients are summed as
+// backward leaves them: a change made to them between backward and step is
+// not seen (docs/distributed.md, "Overlap with backward").
 //
 // save_states / load_states: a safetensors file with one tensor per state
 // array, named "<parameter>.<state>" ("0.weight.momentum", "0.bias.mean"),
@@ -40,6 +46,7 @@
 // for every parameter, 0 when it has no state) and "option.<name>" (the
 // options, for reference; loading does not change them). A load checks the
 // whole file against the trainer before it replaces any state.
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -137,12 +144,26 @@ class TrainerT {
     if (distributed_) {
       // Sum over the processes, then average over all their samples.
       reducer = this->reducer();
-      grads_.clear();
-      for (size_t i : selected_) grads_.push_back(&detail::ParameterAccess::grad_meta(*params_[i])->grad);
-      // The changed non-trainable values ride in the same buckets, after the gradients.
       changed_states();
-      for (TensorT<T>& s : states_) grads_.push_back(&s);
-      reducer->reduce(grads_);
+      grads_.clear();
+      if (overlap_) {
+        // The exchange has the slots backward reported; the rest (a parameter
+        // outside its plan, the changed states) follows it.
+        slot_grads_.assign(overlap_->slot_params.size(), nullptr);
+        for (size_t i : selected_) {
+          TensorT<T>* g = &detail::ParameterAccess::grad_meta(*params_[i])->grad;
+          const size_t slot = overlap_->slot_of[i];
+          if (slot < slot_grads_.size()) slot_grads_[slot] = g;
+          else grads_.push_back(g);
+        }
+        for (TensorT<T>& s : states_) grads_.push_back(&s);
+        overlap_->exchange->finish(slot_grads_, grads_);
+      } else {
+        for (size_t i : selected_) grads_.push_back(&detail::ParameterAccess::grad_meta(*params_[i])->grad);
+        // The changed non-trainable values ride in the same buckets, after the gradients.
+        for (TensorT<T>& s : states_) grads_.push_back(&s);
+        reducer->reduce(grads_);
+      }
       scale /= static_cast<double>(reducer->size());
     }
     optim::Optimizer& opt = *optimizer_;
@@ -160,6 +181,7 @@ class TrainerT {
       detail::ParameterAccess::read_values<T>(params_, values, /*skip_uninitialized=*/true);
       reducer->check_parameters(values);
     }
+    if (reducer) update_overlap(*reducer);
   }
 
   /// "device", "local" or "dist_sync".
@@ -324,6 +346,77 @@ class TrainerT {
     for (size_t i : state_params_) versions_[i] = detail::ParameterAccess::version(*params_[i]);
   }
 
+  /// Hooks, on the gradients of the trainable parameters, the exchange a
+  /// reducer that overlaps with backward plans for them.
+  struct Overlap {
+    std::shared_ptr<OverlappedReduce<T>> exchange;
+    std::vector<size_t> slot_params;  // per slot: the parameter's index, last parameter first
+    std::vector<size_t> slot_of;      // per parameter: its slot, or SIZE_MAX
+    std::vector<std::shared_ptr<autograd::MetaT<T>>> metas;
+    std::vector<std::shared_ptr<autograd::GradHookT<T>>> hooks;
+
+    struct SlotHook final : autograd::GradHookT<T> {
+      std::weak_ptr<OverlappedReduce<T>> exchange;
+      size_t slot = 0;
+      void ready(const T* grad, int64_t) override {
+        if (auto e = exchange.lock()) e->ready(slot, grad);
+      }
+    };
+    Overlap() = default;
+    Overlap(const Overlap&) = delete;
+    Overlap& operator=(const Overlap&) = delete;
+    ~Overlap() {
+      std::unique_lock<std::shared_mutex> lock(detail::parameter_mutex());
+      for (size_t k = 0; k < metas.size(); ++k)
+        if (metas[k]->on_ready == hooks[k]) metas[k]->on_ready = nullptr;
+    }
+  };
+
+  /// After a step: (re)opens the overlapped exchange when the reducer
+  /// overlaps, over the parameters that are trainable and initialized now,
+  /// last first (backward finishes them roughly in that order); closes it
+  /// when the reducer stops overlapping. Every process does the same.
+  void update_overlap(GradientReducer& reducer) {
+    if (!reducer.overlaps()) {
+      overlap_.reset();
+      return;
+    }
+    std::vector<size_t> slots;
+    for (size_t i = params_.size(); i-- > 0;) {
+      ParameterT<T>& p = *params_[i];
+      bool trainable = false;
+      {
+        std::shared_lock<std::shared_mutex> lock(detail::parameter_mutex());
+        trainable = detail::ParameterAccess::grad_meta(p)->req != autograd::GradReq::null;
+      }
+      if (trainable && p.is_initialized()) slots.push_back(i);
+    }
+    if (overlap_ && overlap_->slot_params == slots) return;
+    overlap_.reset();
+    if (slots.empty()) return;
+    std::vector<int64_t> sizes;
+    for (size_t i : slots) sizes.push_back(params_[i]->size());
+    std::shared_ptr<OverlappedReduce<T>> exchange = reducer.overlap(sizes, static_cast<T*>(nullptr));
+    if (!exchange) return;
+    auto o = std::make_unique<Overlap>();
+    o->exchange = exchange;
+    o->slot_params = slots;
+    o->slot_of.assign(params_.size(), SIZE_MAX);
+    std::unique_lock<std::shared_mutex> lock(detail::parameter_mutex());
+    for (size_t k = 0; k < slots.size(); ++k) {
+      o->slot_of[slots[k]] = k;
+      auto hook = std::make_shared<typename Overlap::SlotHook>();
+      hook->exchange = exchange;
+      hook->slot = k;
+      const auto& meta = detail::ParameterAccess::grad_meta(*params_[slots[k]]);
+      meta->on_ready = hook;
+      o->metas.push_back(meta);
+      o->hooks.push_back(std::move(hook));
+    }
+    lock.unlock();
+    overlap_ = std::move(o);
+  }
+
   std::shared_ptr<GradientReducer> reducer() const {
     std::shared_ptr<GradientReducer> r = gradient_reducer();
     if (!r) throw Error("Trainer: kvstore 'dist_sync' needs hybrid/dist.hpp and a live dist::Context");
@@ -339,6 +432,8 @@ class TrainerT {
   std::vector<uint64_t> versions_;  // each parameter's version after the last step (non-trainable ones matter)
   std::vector<size_t> state_params_;  // "dist_sync": the non-trainable parameters that changed, and
   std::vector<TensorT<T>> states_;    // copies of their values, summed by the reducer
+  std::unique_ptr<Overlap> overlap_;  // "dist_sync" overlapping with backward
+  std::vector<TensorT<T>*> slot_grads_;  // step(): the gradient of each of its slots, or null
 };
 
 using Trainer = TrainerT<float>;
