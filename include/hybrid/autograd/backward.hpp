@@ -91,55 +91,73 @@ void run_backward(const std::vector<TensorT<T>>& heads, const std::vector<Tensor
   }
   std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a->sequence > b->sequence; });
 
-  // Listening leaves: the contributions (node inputs) each still waits for.
-  std::unordered_map<Meta*, int> pending;
+  // Listening leaves: their hooks (taken now, so the backward keeps the ones
+  // it started with) and the contributions (node inputs) each still waits for.
+  struct Listener {
+    std::shared_ptr<GradHookT<T>> hook;
+    int pending = 0;
+  };
+  std::unordered_map<Meta*, Listener> listeners;
   for (const auto& node : nodes)
     for (const auto& in : node->inputs)
-      if (in && in->leaf && in->on_ready && in->req != GradReq::null) ++pending[in.get()];
-  auto tell = [&](Meta* meta) {
+      if (in && in->leaf && in->req != GradReq::null)
+        if (std::shared_ptr<GradHookT<T>> hook = in->on_ready) {
+          Listener& l = listeners[in.get()];
+          l.hook = std::move(hook);
+          ++l.pending;
+        }
+  std::vector<std::shared_ptr<GradHookT<T>>> told;
+  auto tell = [&](Meta* meta, const std::shared_ptr<GradHookT<T>>& hook) {
     auto g = leaf_grads.find(meta);
-    if (g == leaf_grads.end() || !g->second.defined()) return;  // nothing reached it: no gradient
+    if (!hook || g == leaf_grads.end() || !g->second.defined()) return;  // nothing reached it: no gradient
+    told.push_back(hook);
     if (meta->req == GradReq::add && meta->grad.defined() && meta->grad.shape() == g->second.shape()) {
       const TensorT<T> sum = meta->grad + g->second;
-      meta->on_ready->ready(sum.data(), sum.size());
+      hook->ready(sum.data(), sum.size());
     } else {
-      meta->on_ready->ready(g->second.data(), g->second.size());
+      hook->ready(g->second.data(), g->second.size());
     }
   };
   auto arrived = [&](const std::shared_ptr<Meta>& in) {
     if (!in || !in->leaf) return;
-    auto p = pending.find(in.get());
-    if (p != pending.end() && --p->second == 0) tell(in.get());
+    auto l = listeners.find(in.get());
+    if (l != listeners.end() && --l->second.pending == 0) tell(in.get(), l->second.hook);
   };
-  // A leaf that is a head and feeds no node is final already.
-  for (const auto& meta : leaves)
-    if (meta->on_ready && meta->req != GradReq::null && !pending.count(meta.get())) tell(meta.get());
 
   std::vector<TensorT<T>> grad_inputs;
   std::vector<char> handed_out;
-  for (const auto& node : nodes) {
-    auto it = flowing.find(node.get());
-    handed_out.assign(node->inputs.size(), 0);
-    if (it != flowing.end()) {  // else no gradient reaches it
-      std::vector<TensorT<T>> grad_outputs = std::move(it->second);
-      flowing.erase(it);
-      grad_inputs.clear();
-      if (pending.empty()) {
-        node->backward(grad_outputs, grad_inputs);
-      } else {
-        node->backward_early(grad_outputs, grad_inputs, [&](size_t i, const TensorT<T>& g) {
-          if (i >= node->inputs.size() || handed_out[i]) return;
-          handed_out[i] = 1;
-          if (node->inputs[i] && g.defined()) send(node->inputs[i], g);
-          arrived(node->inputs[i]);
-        });
+  try {
+    // A leaf that is a head and feeds no node is final already.
+    for (const auto& meta : leaves)
+      if (meta->req != GradReq::null && !listeners.count(meta.get())) tell(meta.get(), meta->on_ready);
+    for (const auto& node : nodes) {
+      auto it = flowing.find(node.get());
+      handed_out.assign(node->inputs.size(), 0);
+      if (it != flowing.end()) {  // else no gradient reaches it
+        std::vector<TensorT<T>> grad_outputs = std::move(it->second);
+        flowing.erase(it);
+        grad_inputs.clear();
+        if (listeners.empty()) {
+          node->backward(grad_outputs, grad_inputs);
+        } else {
+          node->backward_early(grad_outputs, grad_inputs, [&](size_t i, const TensorT<T>& g) {
+            if (i >= node->inputs.size() || handed_out[i]) return;
+            handed_out[i] = 1;
+            if (node->inputs[i] && g.defined()) send(node->inputs[i], g);
+            arrived(node->inputs[i]);
+          });
+        }
+        for (size_t i = 0; i < node->inputs.size() && i < grad_inputs.size(); ++i)
+          if (!handed_out[i] && node->inputs[i] && grad_inputs[i].defined()) send(node->inputs[i], grad_inputs[i]);
       }
-      for (size_t i = 0; i < node->inputs.size() && i < grad_inputs.size(); ++i)
-        if (!handed_out[i] && node->inputs[i] && grad_inputs[i].defined()) send(node->inputs[i], grad_inputs[i]);
+      if (!listeners.empty())
+        for (size_t i = 0; i < node->inputs.size(); ++i)
+          if (!handed_out[i]) arrived(node->inputs[i]);
     }
-    if (!pending.empty())
-      for (size_t i = 0; i < node->inputs.size(); ++i)
-        if (!handed_out[i]) arrived(node->inputs[i]);
+  } catch (...) {
+    // What the hooks heard will not reach the buffers.
+    for (const auto& hook : told) hook->abandoned();
+    throw;
   }
   if (!retain_graph)
     for (const auto& node : nodes) node->release();

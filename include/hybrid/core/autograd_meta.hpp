@@ -60,6 +60,9 @@ struct GradHookT {
   /// `grad` holds the n values backward will leave in the buffer (for
   /// grad_req "add", the buffer's sum); valid during the call only.
   virtual void ready(const T* grad, int64_t n) = 0;
+  /// The backward that called ready() failed later: the buffer keeps its
+  /// old values (a backward that fails changes no gradient).
+  virtual void abandoned() {}
 };
 
 template <class T>

@@ -49,7 +49,6 @@ class Context {
     std::set_terminate(previous_terminate_);
     MPI_Comm_free(&runtime_.comm);
     MPI_Comm_free(&runtime_.side);
-    MPI_Comm_free(&runtime_.early);
     detail::runtime_slot() = nullptr;
     if (owns_mpi_) {
       int finalized = 0;
@@ -104,12 +103,10 @@ class Context {
                   ", but hybrid needs MPI_THREAD_SERIALIZED (calls from one thread at a time, any thread)");
     }
     if (MPI_Comm_dup(MPI_COMM_WORLD, &runtime_.comm) != MPI_SUCCESS ||
-        MPI_Comm_dup(MPI_COMM_WORLD, &runtime_.side) != MPI_SUCCESS ||
-        MPI_Comm_dup(MPI_COMM_WORLD, &runtime_.early) != MPI_SUCCESS)
+        MPI_Comm_dup(MPI_COMM_WORLD, &runtime_.side) != MPI_SUCCESS)
       throw Error("dist::Context: MPI_Comm_dup failed");
     MPI_Comm_set_errhandler(runtime_.comm, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(runtime_.side, MPI_ERRORS_RETURN);
-    MPI_Comm_set_errhandler(runtime_.early, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(runtime_.comm, &runtime_.rank);
     MPI_Comm_size(runtime_.comm, &runtime_.size);

@@ -6,18 +6,26 @@
 // once (buckets.hpp), each with its own buffer. During backward each
 // gradient is copied into its bucket's buffer as soon as it is final
 // (autograd::GradHookT); a bucket whose gradients are all in starts its
-// MPI_Iallreduce on the Runtime's `early` communicator, in bucket order, so
+// MPI_Iallreduce on the exchange's own communicator, in bucket order, so
 // every process issues the same collectives in the same order whatever its
-// timing. Open MPI progresses a non-blocking collective only inside MPI
-// calls, so every report also tests the buckets in flight.
+// timing, and they never pair with another exchange's or with a collective
+// the program calls meanwhile. Open MPI progresses a non-blocking
+// collective only inside MPI calls, so every report also tests the buckets
+// in flight.
 //
 // step() (finish) packs what backward did not report, starts the rest,
 // then one 8-byte allgather agrees on the step: the same gradients stepped
-// everywhere (else an Error on every process, before any update), and
-// whether any process ran a second backward since the last step (gradient
-// accumulation, or a backward not followed by a step): the buckets then hold
-// an earlier backward's values, so every process sums its current gradients
-// again at step, without overlap.
+// and the same plan for the next steps everywhere (else an Error on every
+// process, before any update), and whether any process ran a second
+// backward since the last step (gradient accumulation, or a backward not
+// followed by a step) or had a backward fail after it reported: the buckets
+// then hold other values than the buffers, so every process sums its
+// current gradients again at step, without overlap.
+//
+// Like step(), a backward that reaches the parameters is collective once
+// the exchange is open: every process runs it. Destroying the exchange
+// (the Trainer) finishes the buckets this process started, so the others
+// must destroy theirs too.
 #include <mpi.h>
 
 #include <algorithm>
@@ -38,8 +46,10 @@ namespace hybrid::dist::detail {
 template <class T>
 class OverlappedExchange final : public nn::OverlappedReduce<T> {
  public:
-  OverlappedExchange(const std::vector<int64_t>& sizes, int64_t capacity, std::shared_ptr<ReduceStats> stats)
-      : sizes_(sizes), capacity_(capacity), stats_(std::move(stats)) {
+  /// Takes `comm` (a communicator of its own) and frees it.
+  OverlappedExchange(const std::vector<int64_t>& sizes, int64_t capacity, MPI_Comm comm,
+                     std::shared_ptr<ReduceStats> stats)
+      : sizes_(sizes), capacity_(capacity), comm_(comm), stats_(std::move(stats)) {
     buckets_ = plan_buckets(sizes_, capacity_);
     slot_bucket_.assign(sizes_.size(), kNone);
     offset_.assign(sizes_.size(), 0);
@@ -61,14 +71,28 @@ class OverlappedExchange final : public nn::OverlappedReduce<T> {
   OverlappedExchange(const OverlappedExchange&) = delete;
   OverlappedExchange& operator=(const OverlappedExchange&) = delete;
 
-  // Buckets still on the wire complete first: the other processes take part in them.
+  // A round this process began (buckets on the wire) is completed, with
+  // zeros for what backward did not report: the other processes take part
+  // in every bucket of it. Without a live Context, MPI is gone: nothing to do.
   ~OverlappedExchange() override {
     if (!runtime_slot()) return;
     try {
-      wait_started();
+      if (next_ > 0) {
+        for (size_t slot = 0; slot < sizes_.size(); ++slot)
+          if (slot_bucket_[slot] != kNone && !reported_[slot]) {
+            reported_[slot] = 1;
+            --missing_[slot_bucket_[slot]];
+            pack(slot, nullptr);
+          }
+        start_complete_buckets();
+        wait_started();
+      }
+      MPI_Comm_free(&comm_);
     } catch (...) {
     }
   }
+
+  void abandon() override { repeated_ = true; }
 
   void ready(size_t slot, const T* grad) override {
     if (slot >= sizes_.size() || slot_bucket_[slot] == kNone || repeated_) return;
@@ -90,7 +114,8 @@ class OverlappedExchange final : public nn::OverlappedReduce<T> {
     stats_->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
-  void finish(const std::vector<TensorT<T>*>& grads, const std::vector<TensorT<T>*>& extras) override {
+  void finish(const std::vector<TensorT<T>*>& grads, const std::vector<TensorT<T>*>& extras,
+              uint64_t plan) override {
     const auto start = std::chrono::steady_clock::now();
     Runtime& r = runtime("Trainer::step");
     // What backward did not report, then every bucket not yet started.
@@ -104,6 +129,7 @@ class OverlappedExchange final : public nn::OverlappedReduce<T> {
     start_complete_buckets();
 
     uint64_t layout = hash_value(static_cast<uint64_t>(dtype_of<T>()), 1469598103934665603ull);
+    layout = hash_value(plan, layout);
     for (const TensorT<T>* g : grads) layout = hash_value(g ? 1 : 0, layout);
     for (const TensorT<T>* g : extras) layout = hash_value(static_cast<uint64_t>(g->size()), layout);
     const std::vector<uint64_t> all =
@@ -171,11 +197,11 @@ class OverlappedExchange final : public nn::OverlappedReduce<T> {
 
   /// Starts, in bucket order, every bucket whose gradients are all in.
   void start_complete_buckets() {
-    Runtime& r = runtime("Trainer::step");
+    runtime("Trainer::step");
     for (; next_ < buckets_.size() && missing_[next_] == 0; ++next_) {
       if (buffers_[next_].empty()) continue;  // summed at step
       check(MPI_Iallreduce(MPI_IN_PLACE, buffers_[next_].data(), static_cast<int>(buckets_[next_].elements),
-                           mpi_type<T>(), MPI_SUM, r.early, &requests_[next_]),
+                           mpi_type<T>(), MPI_SUM, comm_, &requests_[next_]),
             "MPI_Iallreduce");
       ++stats_->messages;
     }
@@ -190,13 +216,16 @@ class OverlappedExchange final : public nn::OverlappedReduce<T> {
     }
   }
 
+  /// Waits for every bucket started this round, also those progress()
+  /// already completed, so every process counts the same collectives.
   void wait_started() {
-    for (MPI_Request& request : requests_)
-      if (request != MPI_REQUEST_NULL) wait(request, "Trainer::step (gradient allreduce)");
+    for (size_t b = 0; b < next_; ++b)
+      if (!buffers_[b].empty()) wait(requests_[b], "Trainer::step (gradient allreduce)");
   }
 
   std::vector<int64_t> sizes_;
   int64_t capacity_;
+  MPI_Comm comm_;
   std::shared_ptr<ReduceStats> stats_;
   std::vector<Bucket> buckets_;
   std::vector<size_t> slot_bucket_;  // per slot: its bucket, or kNone (empty)

@@ -82,9 +82,15 @@ class MpiReducer final : public nn::GradientReducer {
     if (!differ.empty())
       throw Error("Trainer::step with kvstore 'dist_sync': rank(s) " + differ +
                   " train other parameters than rank 0 (another set, other shapes or another dtype); every "
-                  "process must train the same parameters");
+                  "process must train the same parameters. This step was applied; no overlapped exchange is open");
+    // A communicator of its own, so its buckets pair with nothing else.
+    MPI_Comm comm = MPI_COMM_NULL;
+    MPI_Request request = MPI_REQUEST_NULL;
+    detail::check(MPI_Comm_idup(r.comm, &comm, &request), "MPI_Comm_idup");
+    detail::wait(request, "Trainer::step (a communicator for the overlapped exchange)");
+    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
     return std::make_shared<detail::OverlappedExchange<T>>(
-        sizes, r.settings.bucket_bytes / static_cast<int64_t>(sizeof(T)), stats_);
+        sizes, r.settings.bucket_bytes / static_cast<int64_t>(sizeof(T)), comm, stats_);
   }
 
   template <class T>

@@ -77,9 +77,6 @@ struct Runtime {
   // Another duplicate for the questions of a rank whose wait timed out
   // ("which collective are you waiting in?"), apart from the collectives.
   MPI_Comm side = MPI_COMM_NULL;
-  // A third for the buckets started during backward (overlap_backward), so
-  // they never pair with a collective the program calls meanwhile.
-  MPI_Comm early = MPI_COMM_NULL;
   int rank = 0, size = 1;
   Settings settings;
   uint64_t sequence = 0;       // collectives waited for so far; the same count on every rank in step

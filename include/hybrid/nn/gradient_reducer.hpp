@@ -18,6 +18,7 @@
 // parameters. The Trainer then tells it each gradient as backward finishes
 // it (autograd::GradHookT), so buckets are on the wire while backward still
 // runs, and step() only collects the sums (finish()).
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -36,11 +37,18 @@ class OverlappedReduce {
   /// During backward: slot's gradient is final; `grad` holds its values
   /// during the call only.
   virtual void ready(size_t slot, const T* grad) = 0;
+  /// The backward that reported failed before it finished: its values
+  /// will not be stepped, so step() reads the buffers again.
+  virtual void abandon() = 0;
   /// In step(): the sum over all processes of every slot's gradient into
   /// grads[slot] (null: a slot this process does not step this time, sent as
   /// zeros); a slot backward did not report is read from grads[slot] now.
   /// Then `extras` are summed in place as GradientReducer::reduce does.
-  virtual void finish(const std::vector<TensorT<T>*>& grads, const std::vector<TensorT<T>*>& extras) = 0;
+  /// `plan` (the slots the Trainer wants next) must agree too: processes
+  /// that differ in it, or in what they step, fail with an Error on every
+  /// process before anything is summed into `grads`.
+  virtual void finish(const std::vector<TensorT<T>*>& grads, const std::vector<TensorT<T>*>& extras,
+                      uint64_t plan) = 0;
 };
 
 class GradientReducer {

@@ -38,7 +38,8 @@
 // gradients so that backward hands each one to the exchange as soon as it is
 // final; step() then only collects the sums. The gradients are summed as
 // backward leaves them: a change made to them between backward and step is
-// not seen (docs/distributed.md, "Overlap with backward").
+// not seen, and a backward through the parameters is then collective, like
+// step() (docs/distributed.md, "Overlap with backward").
 //
 // save_states / load_states: a safetensors file with one tensor per state
 // array, named "<parameter>.<state>" ("0.weight.momentum", "0.bias.mean"),
@@ -157,7 +158,10 @@ class TrainerT {
           else grads_.push_back(g);
         }
         for (TensorT<T>& s : states_) grads_.push_back(&s);
-        overlap_->exchange->finish(slot_grads_, grads_);
+        // The plan after this step is agreed on with the sums, before any update.
+        next_slots_.clear();
+        if (reducer->overlaps()) next_slots_ = trainable_slots();
+        overlap_->exchange->finish(slot_grads_, grads_, plan_hash(next_slots_));
       } else {
         for (size_t i : selected_) grads_.push_back(&detail::ParameterAccess::grad_meta(*params_[i])->grad);
         // The changed non-trainable values ride in the same buckets, after the gradients.
@@ -361,6 +365,9 @@ class TrainerT {
       void ready(const T* grad, int64_t) override {
         if (auto e = exchange.lock()) e->ready(slot, grad);
       }
+      void abandoned() override {
+        if (auto e = exchange.lock()) e->abandon();
+      }
     };
     Overlap() = default;
     Overlap(const Overlap&) = delete;
@@ -372,15 +379,9 @@ class TrainerT {
     }
   };
 
-  /// After a step: (re)opens the overlapped exchange when the reducer
-  /// overlaps, over the parameters that are trainable and initialized now,
-  /// last first (backward finishes them roughly in that order); closes it
-  /// when the reducer stops overlapping. Every process does the same.
-  void update_overlap(GradientReducer& reducer) {
-    if (!reducer.overlaps()) {
-      overlap_.reset();
-      return;
-    }
+  /// The parameters that are trainable and initialized now, last first
+  /// (backward finishes them roughly in that order): the exchange's slots.
+  std::vector<size_t> trainable_slots() const {
     std::vector<size_t> slots;
     for (size_t i = params_.size(); i-- > 0;) {
       ParameterT<T>& p = *params_[i];
@@ -391,9 +392,30 @@ class TrainerT {
       }
       if (trainable && p.is_initialized()) slots.push_back(i);
     }
+    return slots;
+  }
+
+  uint64_t plan_hash(const std::vector<size_t>& slots) const {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over (index, size) pairs
+    for (size_t i : slots)
+      for (uint64_t v : {static_cast<uint64_t>(i), static_cast<uint64_t>(params_[i]->size())})
+        for (int byte = 0; byte < 8; ++byte) h = (h ^ ((v >> (8 * byte)) & 0xff)) * 1099511628211ull;
+    return h;
+  }
+
+  /// After a step: (re)opens the overlapped exchange when the reducer
+  /// overlaps, over trainable_slots(); closes it when the reducer stops
+  /// overlapping. With an exchange open, the new slots were agreed on in
+  /// finish(); the first one is opened by every process at its first step.
+  void update_overlap(GradientReducer& reducer) {
+    const std::vector<size_t> slots =
+        overlap_ ? next_slots_ : (reducer.overlaps() ? trainable_slots() : std::vector<size_t>{});
+    if (slots.empty()) {
+      overlap_.reset();
+      return;
+    }
     if (overlap_ && overlap_->slot_params == slots) return;
     overlap_.reset();
-    if (slots.empty()) return;
     std::vector<int64_t> sizes;
     for (size_t i : slots) sizes.push_back(params_[i]->size());
     std::shared_ptr<OverlappedReduce<T>> exchange = reducer.overlap(sizes, static_cast<T*>(nullptr));
@@ -434,6 +456,7 @@ class TrainerT {
   std::vector<TensorT<T>> states_;    // copies of their values, summed by the reducer
   std::unique_ptr<Overlap> overlap_;  // "dist_sync" overlapping with backward
   std::vector<TensorT<T>*> slot_grads_;  // step(): the gradient of each of its slots, or null
+  std::vector<size_t> next_slots_;       // step(): the slots agreed on for the next steps
 };
 
 using Trainer = TrainerT<float>;
