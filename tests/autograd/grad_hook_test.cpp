@@ -31,7 +31,31 @@ struct Recorder final : autograd::GradHookT<float> {
     if (meta->grad.defined()) h.buffer_then = meta->grad.to_vector();
     log->push_back(std::move(h));
   }
+  void abandoned() override { log->push_back(Heard{"abandoned " + name, {}, {}}); }
 };
+
+/// A recorded identity whose backward throws.
+struct Throwing final : autograd::NodeT<float> {
+  void backward(const std::vector<Tensor>&, std::vector<Tensor>&) override {
+    throw Error("backward failed on purpose");
+  }
+  void release() override { this->released = true; }
+  std::string describe() const override { return "throwing"; }
+};
+
+Tensor throwing_identity(const Tensor& x) {
+  auto node = std::make_shared<Throwing>();
+  node->inputs.push_back(hybrid::detail::TensorAccess::meta(x));
+  Tensor out;
+  {
+    auto paused = autograd::pause();
+    out = x.clone();
+  }
+  auto meta = std::make_shared<autograd::MetaT<float>>();
+  meta->producer = node;
+  hybrid::detail::TensorAccess::set_meta(out, meta);
+  return out;
+}
 
 void listen(const std::shared_ptr<autograd::MetaT<float>>& meta, const std::string& name, std::vector<Heard>& log) {
   auto r = std::make_shared<Recorder>();
@@ -116,6 +140,25 @@ TEST_CASE("a listening leaf hears its final gradient once, latest layer first, b
     z.backward();
     CHECK(names(log) == std::vector<std::string>{"x"});
   }
+}
+
+TEST_CASE("a backward that fails after a hook heard its leaf tells the hook, and writes no buffer",
+          "[autograd][hook]") {
+  Tensor a = from_vector<float>({1, 2}, {2}), b = from_vector<float>({3, 4}, {2});
+  a.attach_grad();
+  b.attach_grad();
+  std::vector<Heard> log;
+  listen(a, "a", log);
+  Tensor y;
+  {
+    auto rec = autograd::record();
+    const Tensor t = throwing_identity(b);  // made first, so its backward runs last
+    y = sum(t + a * 2.0f);
+  }
+  CHECK_THROWS_WITH(y.backward(), "backward failed on purpose");
+  REQUIRE(names(log) == std::vector<std::string>{"a", "abandoned a"});
+  CHECK(log[0].values == std::vector<float>{2, 2});
+  CHECK_FALSE(hybrid::detail::TensorAccess::meta(a)->fresh);  // the buffer was not written
 }
 
 TEST_CASE("a hybridized call hands each parameter's gradient out from inside its backward plan",

@@ -136,32 +136,6 @@ TEST_CASE("freezing and unfreezing parameters re-plans the exchange", "[dist][ov
   CHECK(run(true) == run(false));
 }
 
-TEST_CASE("with overlap, processes that step different parameters fail on every process, before any update",
-          "[dist][overlap][check]") {
-  ExchangeScope scope(true, 80);
-  auto net = dist_testing::mlp(5);
-  const auto params = net.collect_params();
-  nn::Trainer trainer(params, "sgd", {{"learning_rate", 0.1}}, "dist_sync");
-  nn::loss::SoftmaxCrossEntropyLoss loss;
-  train_step(net, trainer, loss, my_part(0));  // opens the exchange
-  Tensor l;
-  {
-    auto rec = hybrid::autograd::record();
-    l = loss(net(my_part(1).first), my_part(1).second);
-  }
-  l.backward();
-  if (dist::rank() == 1) nn::detail::ParameterAccess::grad_meta(*params["1.bias"])->fresh = false;
-  const auto before = values_of(params);
-  CHECK_THROWS_WITH(trainer.step(32, /*ignore_stale_grad=*/true),
-                    Catch::StartsWith("Trainer::step with kvstore 'dist_sync': rank(s) 1 step other gradients than "
-                                      "rank 0") &&
-                        Catch::EndsWith("Nothing was updated"));
-  CHECK(values_of(params) == before);
-  // The exchange is usable again: the next step sums as usual.
-  train_step(net, trainer, loss, my_part(2));
-  CHECK(same_as_rank0(params));
-}
-
 TEST_CASE("two overlapped Trainers keep their buckets apart, even when one process runs an extra backward",
           "[dist][overlap]") {
   if (dist::size() != 2) return;
@@ -200,9 +174,73 @@ TEST_CASE("two overlapped Trainers keep their buckets apart, even when one proce
       REQUIRE(same_as_rank0(body.collect_params()));
       REQUIRE(same_as_rank0(head.collect_params()));
     }
+    // Overlapped, the buckets went out during backward (on rank 0 the body's even twice a step).
+    CHECK((dist_context->reduce_stats().early_messages > 0) == overlap);
     std::vector<std::vector<float>> all = values_of(body.collect_params());
     for (auto& v : values_of(head.collect_params())) all.push_back(v);
     return all;
   };
   CHECK(run(true) == run(false));
+}
+
+TEST_CASE("a Trainer destroyed between backward and step completes the round on every process, whatever its "
+          "backward reached",
+          "[dist][overlap]") {
+  ExchangeScope scope(true, 80);
+  auto net = dist_testing::mlp(66);
+  nn::loss::SoftmaxCrossEntropyLoss loss;
+  {
+    nn::Trainer trainer(net.collect_params(), "sgd", {{"learning_rate", 0.1}}, "dist_sync");
+    train_step(net, trainer, loss, my_part(0));  // opens the exchange
+    // Rank 0 reaches every parameter, so it starts every bucket; the others reach the first layer only,
+    // whose buckets come last, so they start none: their destructor sends zeros for the rest.
+    Tensor l;
+    {
+      auto rec = hybrid::autograd::record();
+      const Batch b = my_part(1);
+      l = dist::rank() == 0 ? loss(net(b.first), b.second) : hybrid::sum((*net[0])(b.first));
+    }
+    l.backward();
+    if (dist::rank() == 0) CHECK(dist_context->reduce_stats().early_messages == 4);
+  }
+  // Every process finished the same round: a new Trainer steps as usual.
+  nn::Trainer again(net.collect_params(), "sgd", {{"learning_rate", 0.1}}, "dist_sync");
+  train_step(net, again, loss, my_part(2));
+  CHECK(same_as_rank0(net.collect_params()));
+}
+
+TEST_CASE("with overlap, processes that step or would plan different parameters fail on every process, before "
+          "any update",
+          "[dist][overlap][check]") {
+  ExchangeScope scope(true, 80);
+  auto net = dist_testing::mlp(5);
+  const auto params = net.collect_params();
+  nn::Trainer trainer(params, "sgd", {{"learning_rate", 0.1}}, "dist_sync");
+  nn::loss::SoftmaxCrossEntropyLoss loss;
+  train_step(net, trainer, loss, my_part(0));  // opens the exchange
+  Tensor l;
+  {
+    auto rec = hybrid::autograd::record();
+    l = loss(net(my_part(1).first), my_part(1).second);
+  }
+  l.backward();
+  const auto before = values_of(params);
+  SECTION("rank 1 skips a stale gradient the others step") {
+    if (dist::rank() == 1) nn::detail::ParameterAccess::grad_meta(*params["1.bias"])->fresh = false;
+    CHECK_THROWS_WITH(trainer.step(32, /*ignore_stale_grad=*/true),
+                      Catch::StartsWith("Trainer::step with kvstore 'dist_sync': rank(s) 1 step other gradients "
+                                        "than rank 0") &&
+                          Catch::EndsWith("Nothing was updated"));
+  }
+  SECTION("rank 1 freezes a weight after backward, so it would not plan it next") {
+    if (dist::rank() == 1) params["0.weight"]->set_grad_req("null");
+    CHECK_THROWS_WITH(trainer.step(32), Catch::StartsWith("Trainer::step with kvstore 'dist_sync' overlapped with "
+                                                          "backward: rank(s) 1 would train other parameters than "
+                                                          "rank 0 from the next step"));
+    params["0.weight"]->set_grad_req("write");
+  }
+  CHECK(values_of(params) == before);
+  // The exchange is usable again: the next step sums as usual.
+  train_step(net, trainer, loss, my_part(2));
+  CHECK(same_as_rank0(params));
 }

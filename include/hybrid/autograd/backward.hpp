@@ -154,30 +154,29 @@ void run_backward(const std::vector<TensorT<T>>& heads, const std::vector<Tensor
         for (size_t i = 0; i < node->inputs.size(); ++i)
           if (!handed_out[i]) arrived(node->inputs[i]);
     }
+    if (!retain_graph)
+      for (const auto& node : nodes) node->release();
+    for (const auto& meta : leaves) {
+      if (meta->req == GradReq::null) continue;
+      const TensorT<T>& g = leaf_grads[meta.get()];
+      // The buffer keeps its storage, so handles from grad() see the new values.
+      if (!meta->grad.defined() || meta->grad.shape() != g.shape()) {
+        meta->grad = full<T>(g.shape(), T(0));
+      }
+      T* dst = meta->grad.data();
+      const T* src = g.data();
+      const int64_t n = g.size();
+      if (meta->req == GradReq::add) {
+        for (int64_t j = 0; j < n; ++j) dst[j] += src[j];
+      } else if (n) {
+        std::memcpy(dst, src, sizeof(T) * static_cast<size_t>(n));
+      }
+      meta->fresh = true;
+    }
   } catch (...) {
-    // What the hooks heard will not reach the buffers.
+    // What the hooks heard may not be in the buffers.
     for (const auto& hook : told) hook->abandoned();
     throw;
-  }
-  if (!retain_graph)
-    for (const auto& node : nodes) node->release();
-
-  for (const auto& meta : leaves) {
-    if (meta->req == GradReq::null) continue;
-    const TensorT<T>& g = leaf_grads[meta.get()];
-    // The buffer keeps its storage, so handles from grad() see the new values.
-    if (!meta->grad.defined() || meta->grad.shape() != g.shape()) {
-      meta->grad = full<T>(g.shape(), T(0));
-    }
-    T* dst = meta->grad.data();
-    const T* src = g.data();
-    const int64_t n = g.size();
-    if (meta->req == GradReq::add) {
-      for (int64_t j = 0; j < n; ++j) dst[j] += src[j];
-    } else if (n) {
-      std::memcpy(dst, src, sizeof(T) * static_cast<size_t>(n));
-    }
-    meta->fresh = true;
   }
 }
 

@@ -32,6 +32,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,13 +72,15 @@ class OverlappedExchange final : public nn::OverlappedReduce<T> {
   OverlappedExchange(const OverlappedExchange&) = delete;
   OverlappedExchange& operator=(const OverlappedExchange&) = delete;
 
-  // A round this process began (buckets on the wire) is completed, with
-  // zeros for what backward did not report: the other processes take part
-  // in every bucket of it. Without a live Context, MPI is gone: nothing to do.
+  // A round this process began (a gradient reported since the last step)
+  // is completed, with zeros for what backward did not report: the other
+  // processes take part in every bucket of it. Without a live Context, MPI
+  // is gone; during an exception's unwinding, the job is about to end (the
+  // Context aborts it): nothing is waited for.
   ~OverlappedExchange() override {
-    if (!runtime_slot()) return;
+    if (!runtime_slot() || std::uncaught_exceptions() > 0) return;
     try {
-      if (next_ > 0) {
+      if (std::find(reported_.begin(), reported_.end(), 1) != reported_.end()) {
         for (size_t slot = 0; slot < sizes_.size(); ++slot)
           if (slot_bucket_[slot] != kNone && !reported_[slot]) {
             reported_[slot] = 1;
@@ -143,7 +146,15 @@ class OverlappedExchange final : public nn::OverlappedReduce<T> {
     }
     wait_started();
     new_cycle();
-    if (!differ.empty()) throw Error(other_gradients_message(differ));
+    if (!differ.empty()) {
+      // Every process is here: say whether the plans or the steps differ.
+      const std::string plans = differing_ranks(allgather(plan, "Trainer::step (the next plan)"));
+      if (!plans.empty())
+        throw Error("Trainer::step with kvstore 'dist_sync' overlapped with backward: rank(s) " + plans +
+                    " would train other parameters than rank 0 from the next step (grad_req changed on some "
+                    "processes only, or overlap_backward set on some only). Nothing was updated");
+      throw Error(other_gradients_message(differ));
+    }
 
     for (size_t b = 0; b < buckets_.size(); ++b) {
       const Bucket& bucket = buckets_[b];
