@@ -22,10 +22,13 @@
 // then hold other values than the buffers, so every process sums its
 // current gradients again at step, without overlap.
 //
-// Like step(), a backward that reaches the parameters is collective once
-// the exchange is open: every process runs it. Destroying the exchange
-// (the Trainer) finishes the buckets this process started, so the others
-// must destroy theirs too.
+// So between two steps every process sends every bucket exactly once,
+// whatever its backwards did: a backward on some processes only (a
+// saliency map on rank 0) is absorbed by the next step. Destroying the
+// exchange (the Trainer) completes a round this process began, so the
+// others must destroy theirs too; a process whose backward reached none of
+// the parameters since the last step has no round to complete, and the
+// others then wait until the deadline.
 #include <mpi.h>
 
 #include <algorithm>

@@ -38,8 +38,9 @@
 // gradients so that backward hands each one to the exchange as soon as it is
 // final; step() then only collects the sums. The gradients are summed as
 // backward leaves them: a change made to them between backward and step is
-// not seen, and a backward through the parameters is then collective, like
-// step() (docs/distributed.md, "Overlap with backward").
+// not seen, and a backward through the parameters on some processes only
+// must be followed by a step on all (docs/distributed.md, "Overlap with
+// backward").
 //
 // save_states / load_states: a safetensors file with one tensor per state
 // array, named "<parameter>.<state>" ("0.weight.momentum", "0.bias.mean"),
